@@ -1,0 +1,14 @@
+"""Scikit-learn classifiers for Keras 3 networks trained on integer labels."""
+
+from skce._classifier import SparseCEClassifier
+from skce._cnn import SparseCECNNClassifier
+from skce._mlp import SparseCEMLPClassifier
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SparseCEClassifier",
+    "SparseCECNNClassifier",
+    "SparseCEMLPClassifier",
+    "__version__",
+]

@@ -1,0 +1,140 @@
+"""SparseCEClassifier: any Keras model, trained on integer labels."""
+
+import inspect
+
+import keras
+
+from skce._base import (
+    FITTED_ATTRIBUTES_DOC,
+    TRAINING_PARAMETERS_DOC,
+    BaseSparseCEClassifier,
+)
+from skce._mlp import logits_layer
+
+
+def call_builder(build, meta: dict, seed: int):
+    """Call a user's model-building function with what its signature asks for.
+
+    ``meta`` is passed whole to a parameter named ``meta``; its entries are
+    passed to parameters of the same name (``n_features_in_``, ``n_classes_``,
+    ``input_shape``, ``classes_``, ``X_dtype_``); ``seed`` gets an int derived
+    from ``random_state``; ``**kwargs`` receives every entry of ``meta``.
+    """
+    available = {**meta, "meta": meta, "seed": seed}
+    params = inspect.signature(build).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return build(**{k: v for k, v in available.items() if k != "meta"})
+    kwargs = {}
+    for p in params:
+        if p.name in available:
+            kwargs[p.name] = available[p.name]
+        elif p.default is p.empty and p.kind is not p.VAR_POSITIONAL:
+            raise TypeError(
+                f"The model-building function asks for {p.name!r}, which skce "
+                f"cannot supply. It can ask for any of {sorted(available)}; bind "
+                "other arguments with functools.partial."
+            )
+    return build(**kwargs)
+
+
+class SparseCEClassifier(BaseSparseCEClassifier):
+    __doc__ = f"""Train any Keras model on integer labels with sparse crossentropy.
+
+    Parameters
+    ----------
+    model : callable or None, default=None
+        A function that returns an uncompiled ``keras.Model`` whose output has
+        shape ``(batch, n_classes)``: logits (no activation, preferred for
+        numerical stability) or a softmax. It is called at each fresh fit with
+        whichever of these its signature names: ``meta`` (a dict of all of
+        them), ``n_features_in_``, ``n_classes_``, ``input_shape``,
+        ``classes_``, ``X_dtype_`` and ``seed``. Bind your own arguments with
+        ``functools.partial``. None builds multinomial logistic regression: one
+        Dense layer to ``n_classes`` logits. The default ``learning_rate`` of
+        0.01 suits that convex model; lower it for deep networks.
+
+{TRAINING_PARAMETERS_DOC.format(epochs=200, alpha=0.0, learning_rate=0.01)}
+    Attributes
+    ----------
+{FITTED_ATTRIBUTES_DOC}
+    See Also
+    --------
+    SparseCEMLPClassifier : A ready-made dense network.
+    SparseCECNNClassifier : A ready-made convolutional network.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skce import SparseCEClassifier
+    >>> def build(n_features_in_, n_classes_):
+    ...     inputs = keras.Input((n_features_in_,))
+    ...     hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    ...     return keras.Model(inputs, keras.layers.Dense(n_classes_)(hidden))
+    >>> X, y = load_wine(return_X_y=True)
+    >>> clf = make_pipeline(
+    ...     StandardScaler(), SparseCEClassifier(build, epochs=50, random_state=0)
+    ... )
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSparseCEClassifier._parameter_constraints,
+        "model": [callable, None],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        epochs=200,
+        batch_size="auto",
+        optimizer="adam",
+        learning_rate=0.01,
+        alpha=0.0,
+        shuffle=True,
+        validation_split=0.0,
+        early_stopping=False,
+        patience=10,
+        callbacks=None,
+        class_weight=None,
+        dtype=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            shuffle=shuffle,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            patience=patience,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            dtype=dtype,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.model = model
+
+    def _build_model(self, meta, seed):
+        if self.model is None:
+            inputs = keras.Input(shape=meta["input_shape"])
+            return keras.Model(inputs, logits_layer(inputs, meta["n_classes_"], seed))
+        model = call_builder(self.model, meta, seed)
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                "The model-building function must return a keras.Model. "
+                f"Received: {type(model).__name__}."
+            )
+        if not model.built:
+            model.build((None, *meta["input_shape"]))
+        return model

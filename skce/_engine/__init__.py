@@ -1,0 +1,103 @@
+"""The training engine: the only place a backend library is imported.
+
+``make_trainer`` picks the trainer for the active Keras backend; ``forward``
+runs a compiled inference function over chunks of rows; ``precision`` makes the
+requested float type real for the backend while a fit or predict runs.
+"""
+
+import contextlib
+import importlib
+import weakref
+
+import keras
+import numpy as np
+
+from skce._engine._loop import needs_batch_hooks, run_epochs
+from skce._engine._loss import SparseCELoss, batch_metrics
+
+__all__ = [
+    "SparseCELoss",
+    "batch_metrics",
+    "forward",
+    "make_trainer",
+    "needs_batch_hooks",
+    "precision",
+    "run_epochs",
+]
+
+_TRAINERS = {
+    "tensorflow": ("skce._engine._tensorflow", "TensorFlowTrainer"),
+    "jax": ("skce._engine._jax", "JaxTrainer"),
+    "torch": ("skce._engine._torch", "TorchTrainer"),
+}
+
+# Rows per inference call: bounds the memory of activations and outputs.
+PREDICT_CHUNK = 1024
+
+_FORWARD_CACHE = weakref.WeakKeyDictionary()
+
+
+def _backend_module():
+    name = keras.backend.backend()
+    if name not in _TRAINERS:
+        raise RuntimeError(
+            f"skce supports the tensorflow, jax and torch Keras backends. "
+            f"Received: KERAS_BACKEND={name!r}."
+        )
+    return importlib.import_module(_TRAINERS[name][0]), _TRAINERS[name][1]
+
+
+def make_trainer(model, optimizer, loss, x, y, w, batch_size):
+    """Return the active backend's trainer for one fit."""
+    module, cls = _backend_module()
+    return getattr(module, cls)(model, optimizer, loss, x, y, w, batch_size)
+
+
+@contextlib.contextmanager
+def precision(dtype: str):
+    """Build and run models in ``dtype``; restore the global settings after."""
+    floatx = keras.config.floatx()
+    policy = keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        if keras.backend.backend() == "jax" and dtype == "float64":
+            import jax
+
+            with jax.enable_x64(True):
+                yield
+        else:
+            yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def forward(model, key, fn, x, *extra, reduce=None):
+    """Apply ``fn(model(chunk), *extra_chunk)`` chunk by chunk.
+
+    The compiled function is cached per model under ``key``. Results are
+    concatenated, or summed when ``reduce == "sum"`` (for metrics), so only one
+    chunk's outputs exist on the device at a time.
+    """
+    module, _ = _backend_module()
+    per_model = _FORWARD_CACHE.setdefault(model, {})
+    if key not in per_model:
+        per_model[key] = module.compile_forward(model, fn)
+    compiled = per_model[key]
+    pad = keras.backend.backend() == "jax"
+    parts = []
+    for start in range(0, x.shape[0], PREDICT_CHUNK):
+        stop = min(start + PREDICT_CHUNK, x.shape[0])
+        chunk = [x[start:stop], *(e[start:stop] for e in extra)]
+        n = stop - start
+        if pad and reduce is None:
+            # Round the last chunk up to a power of two so that jit compiles a
+            # handful of shapes, not one per input length.
+            size = min(PREDICT_CHUNK, 1 << (n - 1).bit_length())
+            chunk = [np.concatenate([c, np.repeat(c[-1:], size - n, 0)]) for c in chunk]
+        result = module.call_forward(model, compiled, *chunk)
+        parts.append(result[:n] if reduce is None else result)
+    if reduce == "sum":
+        return np.sum(parts, axis=0)
+    return np.concatenate(parts)

@@ -1,0 +1,139 @@
+"""JAX trainer: a whole epoch is one jitted ``lax.scan`` over the mini-batches."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from skce._engine._trainer import Trainer
+
+# Compiled epochs are pure functions of (weights, data), so a model with the same
+# architecture, optimizer and shapes (a GridSearchCV refit) reuses them.
+_EPOCH_CACHE = {}
+_EPOCH_CACHE_SIZE = 16
+
+
+def _build_epoch(model, optimizer, loss, n_samples, batch_size):
+    def objective(tv, ntv, xb, yb, wb):
+        out, ntv, losses = model.stateless_call(
+            tv, ntv, xb, training=True, return_losses=True
+        )
+        value, weight_sum, correct = loss(yb, out, wb, tv, losses)
+        return value, (ntv, weight_sum, correct)
+
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+
+    def step(state, data, idx):
+        tv, ntv, ov = state
+        x, y, w = data
+        (value, (ntv, weight_sum, correct)), grads = grad_fn(
+            tv, ntv, x[idx], y[idx], w[idx]
+        )
+        tv, ov = optimizer.stateless_apply(ov, grads, tv)
+        row = loss.totals(value, weight_sum, correct).astype(w.dtype)
+        return (tv, ntv, ov), row
+
+    n_full, rest = divmod(n_samples, batch_size)
+
+    def epoch(state, x, y, w, perm):
+        data = (x, y, w)
+        totals = jnp.zeros((3,), dtype=w.dtype)
+        if n_full:
+            batches = perm[: n_full * batch_size].reshape(n_full, batch_size)
+            state, rows = jax.lax.scan(
+                lambda s, idx: step(s, data, idx), state, batches
+            )
+            totals = totals + rows.sum(axis=0)
+        if rest:
+            state, row = step(state, data, perm[n_full * batch_size :])
+            totals = totals + row
+        return state, totals
+
+    def batch(state, x, y, w, idx):
+        return step(state, (x, y, w), idx)
+
+    return jax.jit(epoch, donate_argnums=0), jax.jit(batch, donate_argnums=0)
+
+
+def _cache_key(model, optimizer, loss, x, n_samples, batch_size):
+    return (
+        repr(model.get_config()),
+        type(model).__name__,
+        repr(optimizer.get_config()),
+        loss,
+        x.shape[1:],
+        str(x.dtype),
+        n_samples,
+        batch_size,
+        jax.config.jax_enable_x64,
+    )
+
+
+class JaxTrainer(Trainer):
+    """Carry weights through jitted epochs; write them back after each."""
+
+    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
+        super().__init__(model, optimizer, loss, x, y, w, batch_size)
+        self._x, self._y, self._w = jnp.asarray(x), jnp.asarray(y), jnp.asarray(w)
+        try:
+            key = _cache_key(model, optimizer, loss, x, self.n_samples, batch_size)
+            hash(key)
+        except (TypeError, ValueError, NotImplementedError):
+            key = None
+        if key is not None and key in _EPOCH_CACHE:
+            self._epoch_fn, self._batch_fn = _EPOCH_CACHE[key]
+        else:
+            self._epoch_fn, self._batch_fn = _build_epoch(
+                model, optimizer, loss, self.n_samples, batch_size
+            )
+            if key is not None:
+                if len(_EPOCH_CACHE) >= _EPOCH_CACHE_SIZE:
+                    _EPOCH_CACHE.pop(next(iter(_EPOCH_CACHE)))
+                _EPOCH_CACHE[key] = (self._epoch_fn, self._batch_fn)
+
+    def _state(self):
+        # Read from the variables each time: a callback may have changed them.
+        return (
+            [v.value for v in self.model.trainable_variables],
+            [v.value for v in self.model.non_trainable_variables],
+            [v.value for v in self.optimizer.variables],
+        )
+
+    def _store(self, state):
+        tv, ntv, ov = state
+        for variables, values in (
+            (self.model.trainable_variables, tv),
+            (self.model.non_trainable_variables, ntv),
+            (self.optimizer.variables, ov),
+        ):
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+
+    def run_epoch(self, perm):
+        state, totals = self._epoch_fn(
+            self._state(), self._x, self._y, self._w, jnp.asarray(perm, jnp.int32)
+        )
+        self._store(state)
+        return np.asarray(totals)
+
+    def run_batch(self, idx):
+        state, totals = self._batch_fn(
+            self._state(), self._x, self._y, self._w, jnp.asarray(idx, jnp.int32)
+        )
+        self._store(state)
+        return np.asarray(totals)
+
+
+def compile_forward(model, fn):
+    """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
+
+    def forward(tv, ntv, x, *extra):
+        out, _ = model.stateless_call(tv, ntv, x, training=False)
+        return fn(out, *extra)
+
+    return jax.jit(forward)
+
+
+def call_forward(model, compiled, x, *extra):
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    return np.asarray(compiled(tv, ntv, jnp.asarray(x), *extra))

@@ -1,0 +1,95 @@
+"""The epoch loop: shuffling, validation, callbacks and divergence checks."""
+
+import math
+from collections import defaultdict
+
+import keras
+import numpy as np
+
+from skce._engine._trainer import logs_from_totals
+
+_BATCH_HOOKS = (
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+)
+
+
+def needs_batch_hooks(callbacks) -> bool:
+    """Whether any callback overrides a per-batch hook."""
+    base = keras.callbacks.Callback
+    return any(
+        getattr(type(cb), hook) is not getattr(base, hook)
+        for cb in callbacks
+        for hook in _BATCH_HOOKS
+    )
+
+
+def run_epochs(
+    trainer,
+    *,
+    epochs,
+    shuffle,
+    rng,
+    callbacks,
+    verbose,
+    evaluate=None,
+):
+    """Train for up to ``epochs`` epochs and return ``(history, n_epochs_run)``.
+
+    ``evaluate`` is an optional function returning the validation logs
+    (``val_loss``, ``val_accuracy``) after each epoch. Training stops early when
+    a callback sets ``model.stop_training``. A non-finite loss raises
+    ``FloatingPointError`` at the end of the epoch where it appeared.
+    """
+    model = trainer.model
+    by_batch = needs_batch_hooks(callbacks)
+    n_steps = math.ceil(trainer.n_samples / trainer.batch_size)
+    if by_batch and verbose:
+        print(
+            "skce: a callback uses batch hooks, so epochs run step by step "
+            "instead of as one compiled call."
+        )
+    hooks = keras.callbacks.CallbackList(
+        list(callbacks),
+        add_history=False,
+        add_progbar=bool(verbose),
+        model=model,
+        verbose=verbose,
+        epochs=epochs,
+        steps=n_steps,
+    )
+    model.stop_training = False
+    history = defaultdict(list)
+    hooks.on_train_begin()
+    logs = {}
+    epoch = -1
+    for epoch in range(epochs):
+        hooks.on_epoch_begin(epoch)
+        perm = (
+            rng.permutation(trainer.n_samples)
+            if shuffle
+            else np.arange(trainer.n_samples)
+        )
+        perm = perm.astype(np.int32)
+        if by_batch:
+            totals = trainer.run_epoch_by_batch(perm, hooks)
+        else:
+            totals = trainer.run_epoch(perm)
+        logs = logs_from_totals(totals)
+        if not math.isfinite(logs["loss"]):
+            raise FloatingPointError(
+                f"The training loss became {logs['loss']} in epoch {epoch + 1}; "
+                "training diverged. Scale the inputs (for example with "
+                "StandardScaler) or lower learning_rate."
+            )
+        if evaluate is not None:
+            logs.update(evaluate())
+        hooks.on_epoch_end(epoch, logs)
+        for name, value in logs.items():
+            history[name].append(float(value))
+        if model.stop_training:
+            break
+    hooks.on_train_end(logs)
+    return dict(history), epoch + 1

@@ -1,0 +1,70 @@
+"""TensorFlow trainer: a whole epoch is one ``tf.function`` call."""
+
+import tensorflow as tf
+
+from skce._engine._trainer import Trainer
+
+
+class TensorFlowTrainer(Trainer):
+    """Run epochs as a single graph; weights live in the model's variables."""
+
+    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
+        super().__init__(model, optimizer, loss, x, y, w, batch_size)
+        self._x = tf.convert_to_tensor(x)
+        self._y = tf.convert_to_tensor(y)
+        self._w = tf.convert_to_tensor(w)
+        self._batch_fn = _per_model(tf.function(self._step, reduce_retracing=True))
+        self._epoch_fn = _per_model(tf.function(self._epoch))
+
+    def _step(self, idx):
+        model = self.model
+        variables = model.trainable_variables
+        with tf.GradientTape() as tape:
+            out = model(tf.gather(self._x, idx), training=True)
+            loss, weight_sum, correct = self.loss(
+                tf.gather(self._y, idx),
+                out,
+                tf.gather(self._w, idx),
+                variables,
+                model.losses,
+            )
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply(grads, variables)
+        return self.loss.totals(loss, weight_sum, correct)
+
+    def _epoch(self, perm):
+        n_full, rest = divmod(self.n_samples, self.batch_size)
+        bs = self.batch_size
+        totals = tf.zeros((3,), dtype=self._w.dtype)
+        for i in tf.range(n_full):
+            totals += tf.cast(self._step(perm[i * bs : (i + 1) * bs]), totals.dtype)
+        if rest:
+            totals += tf.cast(self._step(perm[n_full * bs :]), totals.dtype)
+        return totals
+
+    def run_epoch(self, perm):
+        return self._epoch_fn(tf.constant(perm, dtype=tf.int32)).numpy()
+
+    def run_batch(self, idx):
+        return self._batch_fn(tf.constant(idx, dtype=tf.int32)).numpy()
+
+
+def _per_model(function):
+    # Each fitted model gets its own graph by design (its variables are baked
+    # in), so TensorFlow's "frequent retracing" warning would only be noise.
+    function._omit_frequent_tracing_warning = True
+    return function
+
+
+def compile_forward(model, fn):
+    """Compile ``fn(model(x), *extra)`` for inference."""
+    return _per_model(
+        tf.function(
+            lambda x, *extra: fn(model(x, training=False), *extra),
+            reduce_retracing=True,
+        )
+    )
+
+
+def call_forward(model, compiled, x, *extra):
+    return compiled(tf.convert_to_tensor(x), *extra).numpy()

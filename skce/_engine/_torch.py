@@ -1,0 +1,48 @@
+"""PyTorch trainer: eager steps, the way Keras's own PyTorch trainer runs."""
+
+import numpy as np
+import torch
+from keras import ops
+
+from skce._engine._trainer import Trainer
+
+
+class TorchTrainer(Trainer):
+    """Step through the mini-batches eagerly; data stays on the device."""
+
+    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
+        super().__init__(model, optimizer, loss, x, y, w, batch_size)
+        self._x = ops.convert_to_tensor(x)
+        self._y = ops.convert_to_tensor(y)
+        self._w = ops.convert_to_tensor(w)
+
+    def run_batch(self, idx):
+        model = self.model
+        idx = torch.as_tensor(idx, dtype=torch.long, device=self._x.device)
+        variables = model.trainable_variables
+        out = model(self._x[idx], training=True)
+        loss, weight_sum, correct = self.loss(
+            self._y[idx], out, self._w[idx], variables, model.losses
+        )
+        model.zero_grad()
+        loss.backward()
+        grads = [v.value.grad for v in variables]
+        with torch.no_grad():
+            self.optimizer.apply(grads, variables)
+        totals = self.loss.totals(loss.detach(), weight_sum, correct)
+        return totals.detach().cpu().numpy()
+
+    def run_epoch(self, perm):
+        return sum(self.run_batch(idx) for idx in self.batches(perm))
+
+
+def compile_forward(model, fn):
+    def forward(x, *extra):
+        with torch.no_grad():
+            return fn(model(x, training=False), *extra)
+
+    return forward
+
+
+def call_forward(model, compiled, x, *extra):
+    return np.asarray(ops.convert_to_numpy(compiled(ops.convert_to_tensor(x), *extra)))

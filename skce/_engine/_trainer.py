@@ -1,0 +1,40 @@
+"""What every backend trainer shares."""
+
+
+class Trainer:
+    """Holds one fit's model, optimizer, loss and on-device training data.
+
+    Subclasses implement ``run_epoch(perm)`` (a whole epoch in one compiled call
+    where the backend allows) and ``run_batch(idx)`` (one step, for callbacks
+    that need batch hooks). Both return ``[loss * weight_sum, weight_sum,
+    weighted_correct]`` summed over the steps they ran.
+    """
+
+    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = loss
+        self.n_samples = int(x.shape[0])
+        self.batch_size = int(min(batch_size, self.n_samples))
+
+    def batches(self, perm):
+        """Split a permutation into the epoch's mini-batch index arrays."""
+        bs = self.batch_size
+        return [perm[start : start + bs] for start in range(0, len(perm), bs)]
+
+    def run_epoch_by_batch(self, perm, callbacks):
+        """Run one epoch step by step, calling the batch hooks around each."""
+        totals = 0.0
+        for step, idx in enumerate(self.batches(perm)):
+            callbacks.on_train_batch_begin(step)
+            row = self.run_batch(idx)
+            totals = totals + row
+            callbacks.on_train_batch_end(step, logs_from_totals(row))
+        return totals
+
+
+def logs_from_totals(totals):
+    loss_sum, weight_sum, correct = (float(t) for t in totals)
+    if weight_sum <= 0:
+        return {"loss": 0.0, "accuracy": 0.0}
+    return {"loss": loss_sum / weight_sum, "accuracy": correct / weight_sum}

@@ -1,0 +1,141 @@
+"""SparseCEMLPClassifier: a dense network."""
+
+from numbers import Integral, Real
+
+import keras
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skce._base import (
+    FITTED_ATTRIBUTES_DOC,
+    TRAINING_PARAMETERS_DOC,
+    BaseSparseCEClassifier,
+)
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear")
+
+
+def dense_stack(x, units, activation, dropout, seed):
+    """Apply Dense layers of ``units`` (with dropout after each) to ``x``."""
+    for i, n in enumerate(units):
+        x = keras.layers.Dense(
+            n,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+        )(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, seed=seed + 1000 + i)(x)
+    return x
+
+
+def logits_layer(x, n_classes, seed):
+    """The output layer: one logit per class."""
+    return keras.layers.Dense(
+        n_classes,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2000),
+        name="logits",
+    )(x)
+
+
+class SparseCEMLPClassifier(BaseSparseCEClassifier):
+    __doc__ = f"""Multilayer perceptron trained with sparse categorical crossentropy.
+
+    Dense hidden layers, then a Dense output layer that emits one logit per
+    class; the loss takes integer class indices, so labels are never one-hot
+    encoded and their memory is one integer per sample.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Units of each hidden layer.
+
+    activation : {{{", ".join(repr(a) for a in ACTIVATIONS)}}}, default="relu"
+        Activation of the hidden layers.
+
+    dropout : float in [0, 1), default=0.0
+        Dropout rate after each hidden layer.
+
+{TRAINING_PARAMETERS_DOC.format(epochs=200, alpha=0.0001, learning_rate=0.001)}
+    Attributes
+    ----------
+{FITTED_ATTRIBUTES_DOC}
+    See Also
+    --------
+    SparseCEClassifier : Train any Keras model you build.
+    SparseCECNNClassifier : A convolutional network for images.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skce import SparseCEMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SparseCEMLPClassifier(epochs=100, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSparseCEClassifier._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        dropout=0.0,
+        *,
+        epochs=200,
+        batch_size="auto",
+        optimizer="adam",
+        learning_rate=0.001,
+        alpha=0.0001,
+        shuffle=True,
+        validation_split=0.0,
+        early_stopping=False,
+        patience=10,
+        callbacks=None,
+        class_weight=None,
+        dtype=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            shuffle=shuffle,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            patience=patience,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            dtype=dtype,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+
+    def _check_params(self, meta):
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(n, Integral) and n > 0 for n in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must hold positive integers, one per hidden "
+                f"layer, e.g. (100,) or (64, 32). Received: hidden_layer_sizes={sizes}."
+            )
+
+    def _build_model(self, meta, seed):
+        inputs = keras.Input(shape=meta["input_shape"])
+        x = dense_stack(
+            inputs, self.hidden_layer_sizes, self.activation, self.dropout, seed
+        )
+        return keras.Model(inputs, logits_layer(x, meta["n_classes_"], seed))
