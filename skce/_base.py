@@ -6,6 +6,7 @@ estimator adds its own parameters and ``_build_model``.
 """
 
 import copy
+import pickle
 import random
 from numbers import Integral, Real
 
@@ -460,6 +461,28 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         return self._forward("log_proba", X)
 
     # ------------------------------------------------------------------
+    # Persistence
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "model_" in state:
+            state = dict(state)
+            model = state.pop("model_")
+            # Keras pickles the model (architecture, weights, optimizer state);
+            # keep its float type so loading can restore it exactly.
+            state["_pickled_model"] = (model.compute_dtype, pickle.dumps(model))
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        packed = state.pop("_pickled_model", None)
+        super().__setstate__(state)
+        if packed is not None:
+            dtype, blob = packed
+            with _engine.precision(dtype):
+                self.model_ = pickle.loads(blob)
+
+    # ------------------------------------------------------------------
     # Tags
 
     def __sklearn_tags__(self):
@@ -549,7 +572,7 @@ def _restore(model, snapshot):
     weights, opt_vars = snapshot
     model.set_weights(weights)
     if model.optimizer is not None:
-        for variable, value in zip(model.optimizer.variables, opt_vars):
+        for variable, value in zip(model.optimizer.variables, opt_vars, strict=True):
             variable.assign(value)
 
 

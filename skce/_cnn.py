@@ -1,3 +1,254 @@
-"""SparseCECNNClassifier (in progress)."""
+"""SparseCECNNClassifier: a convolutional network for images."""
 
-from skce._mlp import SparseCEMLPClassifier as SparseCECNNClassifier  # noqa: F401
+import math
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from skce._base import (
+    FITTED_ATTRIBUTES_DOC,
+    TRAINING_PARAMETERS_DOC,
+    BaseSparseCEClassifier,
+)
+from skce._layers import SampleKeyedDropout
+from skce._mlp import ACTIVATIONS, dense_stack, logits_layer
+
+
+def default_image_shape(n_features: int) -> tuple:
+    """Square when ``n_features`` is a perfect square, else a one-row image."""
+    side = math.isqrt(n_features)
+    if side * side == n_features:
+        return (side, side, 1)
+    return (1, n_features, 1)
+
+
+class SparseCECNNClassifier(BaseSparseCEClassifier):
+    __doc__ = f"""Convolutional network for images, trained on integer labels.
+
+    The default network is a classic MNIST design: Conv2D(32, 3x3, relu),
+    MaxPooling(2), Dropout(0.25), Conv2D(64, 3x3, relu), MaxPooling(2),
+    Dropout(0.25), Flatten, Dense(256, relu), Dense(n_classes) logits.
+    Kernels and pools are clipped to the image: a dimension smaller than the
+    kernel is convolved with a kernel of its own size, and a dimension of 1 is
+    not pooled, so images of any size, one-row ones included, are accepted.
+
+    X can be 2-D, ``(n_samples, n_features)``, reshaped to ``image_shape``
+    (what flows through a Pipeline after StandardScaler), or channels-last
+    images, 3-D ``(n_samples, height, width)`` or 4-D ``(n_samples, height,
+    width, channels)``.
+
+    Parameters
+    ----------
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of 2-D X's rows.
+        None makes a square one-channel image when n_features is a perfect
+        square, else a ``(1, n_features, 1)`` row. Ignored shapes are an
+        error: for 3-D or 4-D X it must be None or match the images.
+
+    filters : tuple of int, default=(32, 64)
+        Filters of each convolution block (Conv2D, MaxPooling, Dropout).
+
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+
+    pool_size : int, default=2
+        Side of the square max-pooling windows.
+
+    dropout : float in [0, 1), default=0.25
+        Dropout rate after each convolution block.
+
+    dense_units : tuple of int, default=(256,)
+        Units of the dense layers between the convolutions and the output.
+
+    activation : {{{", ".join(repr(a) for a in ACTIVATIONS)}}}, default="relu"
+        Activation of the convolution and dense layers.
+
+{TRAINING_PARAMETERS_DOC.format(epochs=100, alpha=0.0001, learning_rate=0.001)}
+    Attributes
+    ----------
+{FITTED_ATTRIBUTES_DOC}
+    image_shape_ : tuple of int
+        The ``(height, width, channels)`` the network takes.
+
+    See Also
+    --------
+    SparseCEMLPClassifier : A dense network.
+    SparseCEClassifier : Train any Keras model you build.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skce import SparseCECNNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = SparseCECNNClassifier(epochs=5, random_state=0).fit(X[:500] / 16, y[:500])
+    >>> clf.image_shape_
+    (8, 8, 1)
+    >>> clf.predict(X[:3] / 16).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSparseCEClassifier._parameter_constraints,
+        "image_shape": [tuple, list, None],
+        "filters": [tuple, list],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "pool_size": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "dense_units": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+    }
+
+    def __init__(
+        self,
+        image_shape=None,
+        filters=(32, 64),
+        kernel_size=3,
+        pool_size=2,
+        dropout=0.25,
+        dense_units=(256,),
+        activation="relu",
+        *,
+        epochs=100,
+        batch_size="auto",
+        optimizer="adam",
+        learning_rate=0.001,
+        alpha=0.0001,
+        shuffle=True,
+        validation_split=0.0,
+        early_stopping=False,
+        patience=10,
+        callbacks=None,
+        class_weight=None,
+        dtype=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            shuffle=shuffle,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            patience=patience,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            dtype=dtype,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.image_shape = image_shape
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.dropout = dropout
+        self.dense_units = dense_units
+        self.activation = activation
+
+    def _validate_X(self, X, reset, y="no_validation"):
+        out = validate_data(
+            self, X, y, dtype=(np.float64, np.float32), reset=reset, allow_nd=True
+        )
+        X = out if isinstance(y, str) and y == "no_validation" else out[0]
+        if X.ndim > 4:
+            raise ValueError(
+                f"X has {X.ndim} dimensions; SparseCECNNClassifier takes 2-D "
+                "(n_samples, n_features), 3-D (n_samples, height, width) or 4-D "
+                "(n_samples, height, width, channels) arrays."
+            )
+        shape = self._image_shape_of(X)
+        if reset:
+            self.image_shape_ = shape
+        elif shape != self.image_shape_:
+            raise ValueError(
+                f"X holds images of shape {shape}, but the network was fitted on "
+                f"images of shape {self.image_shape_}. Pass images of the "
+                "fitted shape."
+            )
+        return out
+
+    def _image_shape_of(self, X) -> tuple:
+        if X.ndim == 2:
+            n_features = X.shape[1]
+            if self.image_shape is None:
+                return default_image_shape(n_features)
+            shape = _check_image_shape(self.image_shape)
+            if math.prod(shape) != n_features:
+                raise ValueError(
+                    f"image_shape={tuple(self.image_shape)} needs "
+                    f"{math.prod(shape)} features per sample but X has "
+                    f"{n_features}; pass an image_shape whose product is "
+                    "n_features."
+                )
+            return shape
+        shape = tuple(X.shape[1:]) + ((1,) if X.ndim == 3 else ())
+        if X.ndim == 4 and shape[0] in (1, 3, 4) and shape[2] > 4:
+            raise ValueError(
+                f"X has images of shape {tuple(X.shape[1:])}, which looks "
+                "channels-first; skce takes channels last. Pass "
+                "np.moveaxis(X, 1, -1)."
+            )
+        if (
+            self.image_shape is not None
+            and _check_image_shape(self.image_shape) != shape
+        ):
+            raise ValueError(
+                f"image_shape={tuple(self.image_shape)} does not match the "
+                f"images in X, of shape {shape}. Pass image_shape=None for "
+                "3-D or 4-D X."
+            )
+        return shape
+
+    def _model_input(self, X):
+        return X.reshape((X.shape[0], *self.image_shape_))
+
+    def _check_params(self, meta):
+        for name in ("filters", "dense_units"):
+            value = getattr(self, name)
+            if not all(isinstance(n, Integral) and n > 0 for n in value):
+                raise ValueError(
+                    f"{name} must hold positive integers, one per layer. "
+                    f"Received: {name}={value}."
+                )
+
+    def _build_model(self, meta, seed):
+        height, width, _ = meta["input_shape"]
+        inputs = keras.Input(shape=meta["input_shape"])
+        x = inputs
+        for i, n_filters in enumerate(self.filters):
+            kernel = (min(self.kernel_size, height), min(self.kernel_size, width))
+            x = keras.layers.Conv2D(
+                n_filters,
+                kernel,
+                activation=self.activation,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+            )(x)
+            height, width = height - kernel[0] + 1, width - kernel[1] + 1
+            pool = (min(self.pool_size, height), min(self.pool_size, width))
+            if pool != (1, 1):
+                x = keras.layers.MaxPooling2D(pool)(x)
+                height, width = height // pool[0], width // pool[1]
+            if self.dropout:
+                x = SampleKeyedDropout(self.dropout, seed=seed + 1000 + i)(x)
+        x = keras.layers.Flatten()(x)
+        x = dense_stack(x, self.dense_units, self.activation, 0.0, seed + 100)
+        return keras.Model(inputs, logits_layer(x, meta["n_classes_"], seed))
+
+
+def _check_image_shape(image_shape) -> tuple:
+    shape = tuple(image_shape)
+    if len(shape) not in (2, 3) or not all(
+        isinstance(n, Integral) and n > 0 for n in shape
+    ):
+        raise ValueError(
+            "image_shape must be (height, width) or (height, width, channels) "
+            f"of positive integers. Received: image_shape={image_shape}."
+        )
+    return shape + ((1,) if len(shape) == 2 else ())

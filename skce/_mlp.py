@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import keras
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from skce._layers import SampleKeyedDropout
 from skce._base import (
     FITTED_ATTRIBUTES_DOC,
     TRAINING_PARAMETERS_DOC,
@@ -23,7 +24,7 @@ def dense_stack(x, units, activation, dropout, seed):
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
         )(x)
         if dropout:
-            x = keras.layers.Dropout(dropout, seed=seed + 1000 + i)(x)
+            x = SampleKeyedDropout(dropout, seed=seed + 1000 + i)(x)
     return x
 
 

@@ -105,7 +105,7 @@ class JaxTrainer(Trainer):
             (self.model.non_trainable_variables, ntv),
             (self.optimizer.variables, ov),
         ):
-            for variable, value in zip(variables, values):
+            for variable, value in zip(variables, values, strict=True):
                 variable.assign(value)
 
     def run_epoch(self, perm):
