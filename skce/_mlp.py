@@ -5,12 +5,12 @@ from numbers import Integral, Real
 import keras
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skce._layers import SampleKeyedDropout
 from skce._base import (
     FITTED_ATTRIBUTES_DOC,
     TRAINING_PARAMETERS_DOC,
     BaseSparseCEClassifier,
 )
+from skce._layers import SampleKeyedDropout
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear")
 

@@ -1,0 +1,32 @@
+"""Shared fixtures: small, seeded data sets."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from skce import SparseCEClassifier, SparseCECNNClassifier, SparseCEMLPClassifier
+
+ESTIMATORS = (SparseCEClassifier, SparseCECNNClassifier, SparseCEMLPClassifier)
+
+
+def fast(Estimator, **params):
+    """An estimator with few epochs, for tests that need a fit, not accuracy."""
+    return Estimator(**{"epochs": 5, "random_state": 0, **params})
+
+
+@pytest.fixture
+def blobs():
+    """Three well separated classes in four features."""
+    X, y = make_blobs(n_samples=90, n_features=4, centers=3, random_state=0)
+    return X, y
+
+
+@pytest.fixture(params=ESTIMATORS, ids=lambda e: e.__name__)
+def Estimator(request):
+    """Each public estimator class."""
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)

@@ -1,0 +1,240 @@
+"""Behaviour shared by every estimator: labels, weights, state, reproducibility."""
+
+import random
+
+import keras
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import NotFittedError
+
+from skce import SparseCEMLPClassifier
+from tests.conftest import fast
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([10, 20, 50]),
+        np.array([0, 1, 2], dtype=np.uint8),
+        np.array(["cat", "dog", "eel"]),
+        np.array(["cat", "dog", "eel"], dtype=object),
+        np.array([-1.0, 2.0, 7.0]),
+    ],
+    ids=["sparse-int", "uint8", "str", "object", "float-codes"],
+)
+def test_labels_come_back_as_given(Estimator, blobs, labels):
+    """Any label type trains and predicts the same labels with the same dtype."""
+    X, y = blobs
+    y = labels[y]
+    clf = fast(Estimator).fit(X, y)
+    assert_array_equal(clf.classes_, np.unique(labels))
+    pred = clf.predict(X)
+    assert pred.dtype == y.dtype
+    assert set(pred) <= set(labels)
+
+
+def test_proba_matches_predict(Estimator, blobs):
+    """Probabilities sum to one, their argmax is predict, and logs agree."""
+    X, y = blobs
+    clf = fast(Estimator).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
+
+
+def test_unfitted_raises(Estimator, blobs):
+    """Inference before fit raises NotFittedError."""
+    X, _ = blobs
+    for method in ("predict", "predict_proba", "predict_log_proba"):
+        with pytest.raises(NotFittedError):
+            getattr(Estimator(), method)(X)
+
+
+def test_same_seed_same_predictions(Estimator, blobs):
+    """A fixed random_state gives identical predictions on every fit."""
+    X, y = blobs
+    a = fast(Estimator, random_state=3).fit(X, y).predict_proba(X)
+    b = fast(Estimator, random_state=3).fit(X, y).predict_proba(X)
+    assert_array_equal(a, b)
+
+
+def test_fit_leaves_global_state_alone(Estimator, blobs):
+    """fit neither reseeds the caller's RNGs nor changes Keras's float type."""
+    X, y = blobs
+    random.seed(1)
+    np.random.seed(1)
+    py_state, np_state = random.getstate(), np.random.get_state()
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy().name
+    fast(Estimator, random_state=0).fit(X, y)
+    assert random.getstate() == py_state
+    assert_array_equal(np.random.get_state()[1], np_state[1])
+    assert keras.config.floatx() == floatx
+    assert keras.config.dtype_policy().name == policy
+
+
+@pytest.mark.parametrize(
+    "X_dtype, param, expected",
+    [
+        (np.float32, None, "float32"),
+        (np.float64, None, "float64"),
+        (np.int64, None, "float64"),
+        (np.float64, "float32", "float32"),
+    ],
+)
+def test_compute_dtype(X_dtype, param, expected, blobs):
+    """The network computes in X's float type unless dtype says otherwise."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier, dtype=param).fit(X.astype(X_dtype), y)
+    assert clf.model_.compute_dtype == expected
+    assert clf.predict_proba(X).dtype == np.dtype(expected)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_integer_weights_equal_repeated_rows(dropout, rng):
+    """Weight k trains exactly like k copies, dropout included."""
+    X = rng.rand(20, 6)
+    y = rng.randint(0, 3, 20)
+    sw = rng.randint(0, 4, 20)
+    params = dict(dropout=dropout, epochs=30, random_state=0)
+    weighted = SparseCEMLPClassifier(**params).fit(X, y, sample_weight=sw)
+    repeated = SparseCEMLPClassifier(**params).fit(X.repeat(sw, 0), y.repeat(sw))
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-9)
+
+
+def test_class_weight_balanced_equals_sample_weights(blobs):
+    """class_weight="balanced" is the same as the equivalent sample weights."""
+    X, y = blobs
+    X, y = X[:70], y[:70]
+    counts = np.bincount(y)
+    sw = len(y) / (3 * counts[y])
+    a = fast(SparseCEMLPClassifier, class_weight="balanced").fit(X, y)
+    b = fast(SparseCEMLPClassifier).fit(X, y, sample_weight=sw)
+    assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-9)
+
+
+def test_class_weight_unknown_label(blobs):
+    """class_weight naming a label that is not a class is rejected."""
+    X, y = blobs
+    with pytest.raises(ValueError, match="not classes of y: \\[7\\]"):
+        fast(SparseCEMLPClassifier, class_weight={7: 2.0}).fit(X, y)
+
+
+def test_partial_fit_requires_classes_then_accumulates(blobs):
+    """partial_fit needs classes first, then adds one epoch per call."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:30], y[:30], classes=[0, 1, 2, 3])
+    clf.partial_fit(X[30:], y[30:])
+    assert clf.n_iter_ == 2
+    assert len(clf.history_["loss"]) == 2
+    assert_array_equal(clf.classes_, [0, 1, 2, 3])
+
+
+def test_partial_fit_rejects_new_class(blobs):
+    """A label outside the first call's classes is an error that keeps state."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    before = clf.predict_proba(X)
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.partial_fit(X, np.where(y == 2, 5, y))
+    assert_array_equal(clf.predict_proba(X), before)
+    assert clf.n_iter_ == 1
+
+
+def test_warm_start_continues_exactly(blobs):
+    """Two warm fits of 5 epochs equal one fit of 10 (weights and optimizer)."""
+    X, y = blobs
+    params = dict(shuffle=False, batch_size=len(X), random_state=0)
+    once = SparseCEMLPClassifier(epochs=10, **params).fit(X, y)
+    twice = SparseCEMLPClassifier(epochs=5, warm_start=True, **params)
+    twice.fit(X, y).fit(X, y)
+    assert_allclose(twice.predict_proba(X), once.predict_proba(X), rtol=1e-10)
+
+
+def test_rejected_fit_keeps_fitted_state(Estimator, blobs):
+    """A fit rejected by validation leaves the previous fit untouched."""
+    X, y = blobs
+    clf = fast(Estimator).fit(X, y)
+    model, proba = clf.model_, clf.predict_proba(X)
+    with pytest.raises(ValueError):
+        clf.fit(X[:, :2], np.full(len(X), 0.5))
+    assert clf.model_ is model
+    assert clf.n_features_in_ == X.shape[1]
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_diverging_fit_raises_and_stays_unfitted(blobs):
+    """A non-finite loss raises a clear error and leaves no fitted model."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(epochs=5, optimizer="sgd", learning_rate=1e30)
+    with pytest.raises(FloatingPointError, match="lower learning_rate"):
+        clf.fit(X * 1e10, y)
+    assert not hasattr(clf, "model_")
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_keeps_previous_state(blobs):
+    """KeyboardInterrupt mid-fit restores the previous fit; fit works after."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier, warm_start=True).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(callbacks=[_Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert_array_equal(clf.predict_proba(X), proba)
+    clf.set_params(callbacks=None, warm_start=False).fit(X, y)
+    assert clf.n_iter_ == 5
+
+
+def test_custom_model_builder_conventions(blobs):
+    """Builders get meta, named entries or **kwargs; softmax outputs work."""
+    from skce import SparseCEClassifier
+
+    X, y = blobs
+    seen = {}
+
+    def by_name(n_features_in_, n_classes_, seed):
+        seen.update(n_features_in_=n_features_in_, n_classes_=n_classes_)
+        inputs = keras.Input((n_features_in_,))
+        out = keras.layers.Dense(n_classes_, activation="softmax")(inputs)
+        return keras.Model(inputs, out)
+
+    def by_meta(meta):
+        return by_name(meta["n_features_in_"], meta["n_classes_"], 0)
+
+    def by_kwargs(**kwargs):
+        return by_name(kwargs["n_features_in_"], kwargs["n_classes_"], 0)
+
+    for build in (by_name, by_meta, by_kwargs):
+        clf = SparseCEClassifier(build, epochs=100, random_state=0).fit(X, y)
+        assert clf.score(X, y) > 0.9
+        assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+    assert seen == {"n_features_in_": 4, "n_classes_": 3}
+
+
+def test_custom_model_errors(blobs):
+    """Wrong outputs, non-models and unknown arguments get clear errors."""
+    from skce import SparseCEClassifier
+
+    X, y = blobs
+
+    def wrong_width(n_features_in_):
+        inputs = keras.Input((n_features_in_,))
+        return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+
+    with pytest.raises(ValueError, match="must output shape"):
+        SparseCEClassifier(wrong_width).fit(X, y)
+    with pytest.raises(TypeError, match="must return a keras.Model"):
+        SparseCEClassifier(lambda: "model").fit(X, y)
+    with pytest.raises(TypeError, match="asks for 'units'"):
+        SparseCEClassifier(lambda units: None).fit(X, y)

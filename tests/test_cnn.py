@@ -1,0 +1,89 @@
+"""SparseCECNNClassifier: input shapes, image_shape and searches."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skce import SparseCECNNClassifier
+
+
+@pytest.fixture
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X[:300] / 16).astype(np.float32), y[:300]
+
+
+def cnn(**params):
+    return SparseCECNNClassifier(**{"epochs": 3, "random_state": 0, **params})
+
+
+@pytest.mark.parametrize(
+    "n_features, expected", [(64, (8, 8, 1)), (30, (1, 30, 1)), (2, (1, 2, 1))]
+)
+def test_default_image_shape(n_features, expected, rng):
+    """Square images for perfect squares, otherwise one row."""
+    X = rng.rand(20, n_features)
+    clf = cnn().fit(X, np.arange(20) % 2)
+    assert clf.image_shape_ == expected
+
+
+def test_flat_3d_and_4d_inputs_agree(digits):
+    """2-D with image_shape, 3-D and 4-D X train the same network."""
+    X, y = digits
+    flat = cnn(image_shape=(8, 8)).fit(X, y).predict_proba(X)
+    three = cnn().fit(X.reshape(-1, 8, 8), y).predict_proba(X.reshape(-1, 8, 8))
+    four = cnn().fit(X.reshape(-1, 8, 8, 1), y).predict_proba(X.reshape(-1, 8, 8, 1))
+    assert_array_equal(flat, three)
+    assert_array_equal(flat, four)
+
+
+def test_non_square_image_shape(rng):
+    """A (h, w, c) image_shape with several channels works."""
+    X = rng.rand(30, 4 * 6 * 3)
+    clf = cnn(image_shape=(4, 6, 3)).fit(X, np.arange(30) % 3)
+    assert clf.predict(X).shape == (30,)
+
+
+def test_image_shape_mismatch(digits):
+    """An image_shape that does not fit n_features names both."""
+    X, y = digits
+    with pytest.raises(ValueError, match=r"needs 49 features per sample but X has 64"):
+        cnn(image_shape=(7, 7)).fit(X, y)
+
+
+def test_channels_first_rejected(rng):
+    """Channels-first images get an error that says how to fix them."""
+    X = rng.rand(10, 1, 8, 8)
+    with pytest.raises(ValueError, match="channels-first"):
+        cnn().fit(X, np.arange(10) % 2)
+
+
+def test_predict_with_other_image_shape(digits):
+    """Images of another shape at predict are rejected."""
+    X, y = digits
+    clf = cnn().fit(X.reshape(-1, 8, 8), y)
+    with pytest.raises(ValueError, match="fitted on images of shape"):
+        clf.predict(np.repeat(X.reshape(-1, 8, 8, 1), 2, axis=3))
+
+
+def test_pipeline_grid_search(digits):
+    """GridSearchCV over dropout and filters in a Pipeline."""
+    X, y = digits
+    pipe = make_pipeline(
+        StandardScaler(), cnn(image_shape=(8, 8), epochs=20, batch_size=32)
+    )
+    search = GridSearchCV(
+        pipe,
+        {
+            "sparsececnnclassifier__dropout": [0.0, 0.25],
+            "sparsececnnclassifier__filters": [(8,), (8, 16)],
+        },
+        cv=2,
+        error_score="raise",
+    ).fit(X, y)
+    assert search.best_score_ > 0.8
+    assert len(search.cv_results_["params"]) == 4

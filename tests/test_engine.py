@@ -1,0 +1,133 @@
+"""The training engine agrees with Keras and honours callbacks."""
+
+import keras
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from skce import SparseCEClassifier, SparseCEMLPClassifier
+from skce._layers import SampleKeyedDropout
+
+
+def _build(n_features_in_, n_classes_):
+    inputs = keras.Input((n_features_in_,))
+    hidden = keras.layers.Dense(
+        8, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(1)
+    )(inputs)
+    out = keras.layers.Dense(
+        n_classes_, kernel_initializer=keras.initializers.GlorotUniform(2)
+    )(hidden)
+    return keras.Model(inputs, out)
+
+
+def test_fast_path_matches_keras_fit(blobs):
+    """Compiled epochs reach the weights Keras's own fit reaches."""
+    X, y = blobs
+    X = (X - X.mean(0)) / X.std(0)
+    clf = SparseCEClassifier(
+        _build,
+        epochs=15,
+        batch_size=16,
+        shuffle=False,
+        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        dtype="float32",
+    ).fit(X.astype("float32"), y)
+    reference = _build(4, 3)
+    reference.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    reference.fit(
+        X.astype("float32"), y, batch_size=16, epochs=15, shuffle=False, verbose=0
+    )
+    for ours, theirs in zip(
+        clf.model_.get_weights(), reference.get_weights(), strict=True
+    ):
+        assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+class _BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+        self.epochs = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_batch_hooks_run_step_by_step_with_same_result(blobs):
+    """A batch-hook callback is called per step, and training is unchanged."""
+    X, y = blobs
+    counter = _BatchCounter()
+    params = dict(epochs=4, batch_size=32, random_state=0)
+    hooked = SparseCEMLPClassifier(callbacks=[counter], **params).fit(X, y)
+    plain = SparseCEMLPClassifier(**params).fit(X, y)
+    assert_allclose(hooked.predict_proba(X), plain.predict_proba(X), rtol=1e-10)
+    # Callbacks are copied per fit: the user's instance is left untouched.
+    assert counter.batches == 0
+
+
+def test_epoch_callbacks_and_history(blobs):
+    """History has one entry per epoch; val_* appear with validation data."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(epochs=6, validation_split=0.2, random_state=0)
+    clf.fit(X, y)
+    assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 6 for v in clf.history_.values())
+    assert clf.history_["loss"][-1] < clf.history_["loss"][0]
+
+
+def test_validation_data_is_scored(blobs):
+    """validation_data gives val_accuracy equal to score on that data."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(epochs=5, random_state=0)
+    clf.fit(X[:60], y[:60], validation_data=(X[60:], y[60:]))
+    assert clf.history_["val_accuracy"][-1] == pytest.approx(clf.score(X[60:], y[60:]))
+
+
+def test_early_stopping_stops(blobs):
+    """early_stopping ends training once the loss stops improving."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(
+        epochs=500,
+        early_stopping=True,
+        patience=2,
+        validation_split=0.2,
+        learning_rate=0.1,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.n_iter_ < 500
+
+
+def test_loss_is_weighted_mean(blobs):
+    """The reported loss is sum(w * ce) / sum(w), with no penalty (alpha=0)."""
+    X, y = blobs
+    w = np.linspace(0.5, 2.0, len(y))
+    clf = SparseCEMLPClassifier(
+        epochs=1,
+        batch_size=len(X),
+        alpha=0.0,
+        shuffle=False,
+        random_state=0,
+        learning_rate=1e-12,
+    ).fit(X, y, sample_weight=w)
+    proba = clf.predict_proba(X)
+    expected = np.sum(w * -np.log(proba[np.arange(len(y)), y])) / w.sum()
+    assert clf.history_["loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_sample_keyed_dropout():
+    """Same rows get the same mask, masks change per step, rate is honoured."""
+    layer = SampleKeyedDropout(0.25, seed=0)
+    x = np.random.RandomState(0).rand(2000, 50) + 0.1
+    x[1] = x[0]
+    out1 = keras.ops.convert_to_numpy(layer(x, training=True))
+    out2 = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert_allclose(out1[0], out1[1])
+    assert not np.array_equal(out1 == 0, out2 == 0)
+    assert np.mean(out1 == 0) == pytest.approx(0.25, abs=0.01)
+    assert_allclose(keras.ops.convert_to_numpy(layer(x, training=False)), x)
