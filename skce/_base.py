@@ -663,7 +663,7 @@ FITTED_ATTRIBUTES_DOC = """\
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when X had string column names.
 
     model_ : keras.Model

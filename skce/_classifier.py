@@ -40,6 +40,10 @@ def call_builder(build, meta: dict, seed: int):
 class SparseCEClassifier(BaseSparseCEClassifier):
     __doc__ = f"""Train any Keras model on integer labels with sparse crossentropy.
 
+    You build the network; skce validates the data, encodes the labels to
+    integer indices (never one-hot), trains it with a weighted sparse
+    categorical crossentropy and gives it the scikit-learn interface.
+
     Parameters
     ----------
     model : callable or None, default=None

@@ -33,13 +33,6 @@ IGNORED_FOR_METHODS = {"ES01", "SA01", "EX01"}
 
 # Problems already reported, as (object, rule). Fix the docstring, then delete
 # its entry here: test_known_docstring_issues_are_current fails until you do.
-KNOWN_ISSUES = {
-    ("skce.SparseCEClassifier", "ES01"),
-    ("skce.SparseCEClassifier", "RST01"),
-    ("skce.SparseCEMLPClassifier", "RST01"),
-    ("skce.SparseCECNNClassifier", "RST01"),
-}
-
 # A word ending in "_" outside backticks is a hyperlink reference in
 # reStructuredText ("shape (n_features_in_,)" breaks the Sphinx build).
 _LITERAL = re.compile(r":\w+:`[^`]*`|``.*?``|`[^`]*`")
@@ -116,16 +109,5 @@ def test_doc_pages_found():
 @pytest.mark.parametrize("name", sorted(OBJECTS))
 def test_numpydoc_docstring(name):
     """Guards the numpydoc format of each public class and method docstring."""
-    new = {
-        (code, message)
-        for code, message in _docstring_errors(name)
-        if (name, code) not in KNOWN_ISSUES
-    }
+    new = {(code, message) for code, message in _docstring_errors(name)}
     assert not new, "\n".join(f"{name}: {code} {message}" for code, message in new)
-
-
-@pytest.mark.parametrize("name, code", sorted(KNOWN_ISSUES))
-def test_known_docstring_issues_are_current(name, code):
-    """Guards that KNOWN_ISSUES lists only problems that still exist."""
-    codes = {c for c, _ in _docstring_errors(name)}
-    assert code in codes, f"{name} no longer has {code}: remove it from KNOWN_ISSUES"

@@ -41,6 +41,28 @@ def test_grid_search(n_jobs, blobs):
     assert search.best_estimator_.predict(X).shape == y.shape
 
 
+def _fit_and_report_threads(X, y):
+    import keras
+
+    fast(SparseCEMLPClassifier).fit(X, y)
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.config.threading.get_intra_op_parallelism_threads()
+
+
+def test_parallel_workers_do_not_oversubscribe(blobs):
+    """Each of two joblib workers on two cores runs TensorFlow on one thread."""
+    from joblib import Parallel, delayed
+
+    X, y = blobs
+    threads = Parallel(n_jobs=2)(
+        delayed(_fit_and_report_threads)(X, y) for _ in range(2)
+    )
+    assert threads == [1, 1]
+
+
 def test_cross_val_score_is_stratified(blobs):
     """cross_val_score treats the estimator as a classifier."""
     X, y = blobs

@@ -56,6 +56,9 @@ def make_trainer(model, optimizer, loss, x, y, w, batch_size):
 @contextlib.contextmanager
 def precision(dtype: str):
     """Build and run models in ``dtype``; restore the global settings after."""
+    # Load the backend's engine before any model exists: it configures the
+    # backend's thread pools, which is possible only before they start.
+    _backend_module()
     floatx = keras.config.floatx()
     policy = keras.config.dtype_policy()
     keras.config.set_floatx(dtype)

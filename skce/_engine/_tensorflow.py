@@ -1,8 +1,27 @@
 """TensorFlow trainer: a whole epoch is one ``tf.function`` call."""
 
+import os
+
 import tensorflow as tf
 
 from skce._engine._trainer import Trainer
+
+
+def _honour_thread_limit():
+    # joblib's workers (GridSearchCV(n_jobs=k)) set OMP_NUM_THREADS to
+    # cores // k so that k processes don't oversubscribe the machine. TensorFlow
+    # does not read it, so size its pools from it while they can still be set.
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if not threads.isdigit() or int(threads) < 1:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    except RuntimeError:
+        pass  # TensorFlow already started its pools; nothing to do safely.
+
+
+_honour_thread_limit()
 
 
 class TensorFlowTrainer(Trainer):
