@@ -131,3 +131,19 @@ def test_sample_keyed_dropout():
     assert not np.array_equal(out1 == 0, out2 == 0)
     assert np.mean(out1 == 0) == pytest.approx(0.25, abs=0.01)
     assert_allclose(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+
+
+def test_fitted_models_are_freed(blobs):
+    """Refits release the previous Keras models (no growth over a search)."""
+    import gc
+    import weakref
+
+    X, y = blobs
+    refs = []
+    for seed in range(3):
+        clf = SparseCEMLPClassifier((8,), epochs=2, random_state=seed).fit(X, y)
+        clf.predict_proba(X)
+        refs.append(weakref.ref(clf.model_))
+        del clf
+    gc.collect()
+    assert all(ref() is None for ref in refs)

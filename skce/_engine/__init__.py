@@ -86,7 +86,10 @@ def forward(model, key, fn, x, *extra, reduce=None):
     module, _ = _backend_module()
     per_model = _FORWARD_CACHE.setdefault(model, {})
     if key not in per_model:
-        per_model[key] = module.compile_forward(model, fn)
+        # The compiled function must not hold the model strongly: as a value
+        # of this weak-keyed cache it would keep its own key, and every fitted
+        # model, alive.
+        per_model[key] = module.compile_forward(weakref.proxy(model), fn)
     compiled = per_model[key]
     pad = keras.backend.backend() == "jax"
     parts = []

@@ -34,6 +34,7 @@ class Trainer:
 
 
 def logs_from_totals(totals):
+    """Turn summed step results into Keras-style epoch logs."""
     loss_sum, weight_sum, correct = (float(t) for t in totals)
     if weight_sum <= 0:
         return {"loss": 0.0, "accuracy": 0.0}
