@@ -570,10 +570,13 @@ def _snapshot(model):
 
 def _restore(model, snapshot):
     weights, opt_vars = snapshot
-    model.set_weights(weights)
-    if model.optimizer is not None:
-        for variable, value in zip(model.optimizer.variables, opt_vars, strict=True):
-            variable.assign(value)
+    with _engine.precision(model.compute_dtype):
+        model.set_weights(weights)
+        if model.optimizer is not None:
+            for variable, value in zip(
+                model.optimizer.variables, opt_vars, strict=True
+            ):
+                variable.assign(value)
 
 
 def _validation_scorer(model, from_logits, x_val, y_val, w_val):

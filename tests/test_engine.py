@@ -147,3 +147,24 @@ def test_fitted_models_are_freed(blobs):
         del clf
     gc.collect()
     assert all(ref() is None for ref in refs)
+
+
+def test_reused_compiled_epochs_honour_new_parameters(blobs):
+    """A refit that reuses compiled work trains as a fresh compile would."""
+    X, y = blobs
+
+    def fit(learning_rate):
+        clf = SparseCEMLPClassifier((8,), epochs=3, learning_rate=learning_rate)
+        return clf.set_params(random_state=0).fit(X, y).predict_proba(X)
+
+    def clear_compiled():
+        if keras.backend.backend() == "jax":
+            from skce._engine import _jax
+
+            _jax._EPOCH_CACHE.clear()
+
+    clear_compiled()
+    fit(0.5)
+    after_other = fit(0.001)
+    clear_compiled()
+    assert_allclose(fit(0.001), after_other, rtol=1e-12)

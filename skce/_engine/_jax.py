@@ -1,5 +1,8 @@
 """JAX trainer: a whole epoch is one jitted ``lax.scan`` over the mini-batches."""
 
+import contextlib
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,9 +15,28 @@ _EPOCH_CACHE = {}
 _EPOCH_CACHE_SIZE = 16
 
 
-def _build_epoch(model, optimizer, loss, n_samples, batch_size):
+class _Bound:
+    """The model and optimizer a cached epoch function traces with.
+
+    Set only while a call runs, so the cache keeps no fitted model alive; any
+    model of the cached architecture traces the same code.
+    """
+
+    model = None
+    optimizer = None
+
+    @contextlib.contextmanager
+    def to(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+        try:
+            yield
+        finally:
+            self.model = self.optimizer = None
+
+
+def _build_epoch(bound, loss, n_samples, batch_size):
     def objective(tv, ntv, xb, yb, wb):
-        out, ntv, losses = model.stateless_call(
+        out, ntv, losses = bound.model.stateless_call(
             tv, ntv, xb, training=True, return_losses=True
         )
         value, weight_sum, correct = loss(yb, out, wb, tv, losses)
@@ -28,7 +50,7 @@ def _build_epoch(model, optimizer, loss, n_samples, batch_size):
         (value, (ntv, weight_sum, correct)), grads = grad_fn(
             tv, ntv, x[idx], y[idx], w[idx]
         )
-        tv, ov = optimizer.stateless_apply(ov, grads, tv)
+        tv, ov = bound.optimizer.stateless_apply(ov, grads, tv)
         row = loss.totals(value, weight_sum, correct).astype(w.dtype)
         return (tv, ntv, ov), row
 
@@ -54,11 +76,43 @@ def _build_epoch(model, optimizer, loss, n_samples, batch_size):
     return jax.jit(epoch, donate_argnums=0), jax.jit(batch, donate_argnums=0)
 
 
+def _architecture(model) -> str:
+    """The model's config with what cannot change the compiled code removed.
+
+    Layer names (auto-numbered by Keras, so they differ between otherwise
+    identical models) become their position, and seeds are dropped: weights
+    are arguments of the compiled epoch, not constants in it.
+    """
+    canonical = {layer.name: f"layer{i}" for i, layer in enumerate(model.layers)}
+    canonical[model.name] = "model"
+
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k != "seed"}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, str):
+            return canonical.get(value, value)
+        return value
+
+    return json.dumps(clean(model.get_config()), sort_keys=True, default=repr)
+
+
+def _optimizer_signature(optimizer) -> str:
+    # The name is auto-numbered, and a constant learning rate is a variable
+    # in the optimizer state, an argument of the compiled epoch.
+    config = dict(optimizer.get_config())
+    config.pop("name", None)
+    if isinstance(config.get("learning_rate"), (int, float)):
+        config.pop("learning_rate")
+    return json.dumps(config, sort_keys=True, default=repr)
+
+
 def _cache_key(model, optimizer, loss, x, n_samples, batch_size):
     return (
-        repr(model.get_config()),
         type(model).__name__,
-        repr(optimizer.get_config()),
+        _architecture(model),
+        _optimizer_signature(optimizer),
         loss,
         x.shape[1:],
         str(x.dtype),
@@ -80,15 +134,16 @@ class JaxTrainer(Trainer):
         except (TypeError, ValueError, NotImplementedError):
             key = None
         if key is not None and key in _EPOCH_CACHE:
-            self._epoch_fn, self._batch_fn = _EPOCH_CACHE[key]
+            self._bound, self._epoch_fn, self._batch_fn = _EPOCH_CACHE[key]
         else:
+            self._bound = _Bound()
             self._epoch_fn, self._batch_fn = _build_epoch(
-                model, optimizer, loss, self.n_samples, batch_size
+                self._bound, loss, self.n_samples, batch_size
             )
             if key is not None:
                 if len(_EPOCH_CACHE) >= _EPOCH_CACHE_SIZE:
                     _EPOCH_CACHE.pop(next(iter(_EPOCH_CACHE)))
-                _EPOCH_CACHE[key] = (self._epoch_fn, self._batch_fn)
+                _EPOCH_CACHE[key] = (self._bound, self._epoch_fn, self._batch_fn)
 
     def _state(self):
         # Read from the variables each time: a callback may have changed them.
@@ -109,16 +164,18 @@ class JaxTrainer(Trainer):
                 variable.assign(value)
 
     def run_epoch(self, perm):
-        state, totals = self._epoch_fn(
-            self._state(), self._x, self._y, self._w, jnp.asarray(perm, jnp.int32)
-        )
+        with self._bound.to(self.model, self.optimizer):
+            state, totals = self._epoch_fn(
+                self._state(), self._x, self._y, self._w, jnp.asarray(perm, jnp.int32)
+            )
         self._store(state)
         return np.asarray(totals)
 
     def run_batch(self, idx):
-        state, totals = self._batch_fn(
-            self._state(), self._x, self._y, self._w, jnp.asarray(idx, jnp.int32)
-        )
+        with self._bound.to(self.model, self.optimizer):
+            state, totals = self._batch_fn(
+                self._state(), self._x, self._y, self._w, jnp.asarray(idx, jnp.int32)
+            )
         self._store(state)
         return np.asarray(totals)
 
