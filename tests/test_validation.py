@@ -544,6 +544,10 @@ def test_unfitted_inference(Estimator, method):
 # A rejected fit changes nothing
 
 
+def _nan_weights():
+    return replaced(np.ones(30), 0, np.nan)
+
+
 REJECTED = [
     pytest.param(lambda clf: clf.fit(replaced(X, (0, 0), np.nan), Y), id="X-nan"),
     pytest.param(
@@ -559,6 +563,15 @@ REJECTED = [
         id="class_weight-unknown",
     ),
     pytest.param(lambda clf: clf.set_params(epochs=0).fit(X, Y), id="epochs-0"),
+    pytest.param(lambda clf: clf.partial_fit(X, Y + 1), id="partial_fit-new-class"),
+    pytest.param(
+        lambda clf: clf.partial_fit(X, Y, sample_weight=_nan_weights()),
+        id="partial_fit-nan-weights",
+    ),
+    pytest.param(
+        lambda clf: clf.set_params(warm_start=True).fit(X, Y + 1),
+        id="warm_start-new-class",
+    ),
 ]
 
 
