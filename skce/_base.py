@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -190,6 +191,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     def _fit_validated(
         self, X, y, sample_weight, validation_data, partial, classes, continuing
     ):
+        _check_callbacks(self.callbacks)
         X, y = self._validate_X(X, reset=not continuing, y=y)
         y = _check_targets(y)
         if continuing:
@@ -202,16 +204,25 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                     "classes=np.unique(y_all)."
                 )
             classes_ = np.unique(column_or_1d(classes))
+            if classes_.dtype.kind == "f" and np.isnan(classes_).any():
+                raise ValueError(
+                    "classes contains NaN. Pass the class labels that y uses, "
+                    f"without missing values. Received: classes={classes}."
+                )
         else:
             classes_ = np.unique(y)
         y_index = _encode(y, classes_, "y")
         if len(classes_) < 2:
+            where = "classes" if partial and not continuing else "y"
             raise ValueError(
-                f"y has 1 class ({classes_[0]!r}); a classifier needs samples of "
-                "at least 2 classes. Pass y with two or more distinct labels."
+                f"{where} has 1 class ({classes_.tolist()[0]!r}); a classifier "
+                f"needs at least 2 classes. Pass {where} with two or more "
+                "distinct labels."
             )
         dtype = self.model_.compute_dtype if continuing else self._compute_dtype(X)
-        weights = self._sample_weights(sample_weight, X, y_index, classes_)
+        weights = self._sample_weights(
+            sample_weight, X, y_index, classes_, one_class_ok=partial
+        )
         meta = {
             "n_features_in_": self.n_features_in_,
             "n_classes_": len(classes_),
@@ -302,7 +313,9 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             )
         return callbacks
 
-    def _sample_weights(self, sample_weight, X, y_index, classes_) -> np.ndarray:
+    def _sample_weights(
+        self, sample_weight, X, y_index, classes_, one_class_ok=False
+    ) -> np.ndarray:
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
         )
@@ -314,7 +327,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 "sample_weight (times class_weight) sums to zero: at least one "
                 "sample needs a positive weight."
             )
-        if len(np.unique(y_index[weights > 0])) < 2:
+        # A partial_fit mini-batch may hold one class: `classes` names the rest.
+        if not one_class_ok and len(np.unique(y_index[weights > 0])) < 2:
             raise ValueError(
                 "Only one class has a positive sample weight; a classifier needs "
                 "samples of at least 2 classes with positive weight."
@@ -359,8 +373,12 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 )
             Xv, yv, *wv = validation_data
             Xv = self._validate_X(Xv, reset=False)
-            yv_index = _encode(_check_targets(column_or_1d(yv)), classes_, "y_val")
-            wv = _check_sample_weight(wv[0] if wv else None, Xv, dtype=np.float64)
+            yv = column_or_1d(yv)
+            check_consistent_length(Xv, yv)
+            yv_index = _encode(_check_targets(yv), classes_, "y_val")
+            wv = _check_sample_weight(
+                wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
+            )
             val = (self._model_input(Xv).astype(dtype, copy=False), yv_index, wv)
             return x, y_index, weights, val
         if not self.validation_split:
@@ -411,7 +429,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         dtype = self.model_.compute_dtype
         x = self._model_input(X).astype(dtype, copy=False)
         fn = _OUTPUTS[kind][_emits_logits(self.model_)]
-        with _engine.precision(dtype):
+        with _engine.precision(dtype, build=False):
             return _engine.forward(self.model_, kind, fn, x)
 
     def predict(self, X):
@@ -508,6 +526,16 @@ _OUTPUTS = {
     "proba": {False: _identity, True: keras.ops.softmax},
     "log_proba": {False: keras.ops.log, True: keras.ops.log_softmax},
 }
+
+
+def _check_callbacks(callbacks) -> None:
+    for callback in callbacks or ():
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(
+                "callbacks must hold keras.callbacks.Callback instances (for a "
+                f"class, pass an instance: History(), not History); {callback!r} "
+                f"is not one. Received: callbacks={callbacks!r}."
+            )
 
 
 def _check_targets(y):

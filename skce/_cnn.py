@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, check_X_y, validate_data
 
 from skce._base import (
     FITTED_ATTRIBUTES_DOC,
@@ -153,10 +153,18 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         self.activation = activation
 
     def _validate_X(self, X, reset, y="no_validation"):
-        out = validate_data(
-            self, X, y, dtype=(np.float64, np.float32), reset=reset, allow_nd=True
-        )
-        X = out if isinstance(y, str) and y == "no_validation" else out[0]
+        no_y = isinstance(y, str) and y == "no_validation"
+        if np.ndim(X) > 2 and not reset:
+            # Images: check their shape here (scikit-learn would compare the
+            # height with n_features_in_ and name the wrong quantity).
+            kwargs = dict(dtype=(np.float64, np.float32), allow_nd=True)
+            out = check_array(X, **kwargs) if no_y else check_X_y(X, y, **kwargs)
+            X = out if no_y else out[0]
+        else:
+            out = validate_data(
+                self, X, y, dtype=(np.float64, np.float32), reset=reset, allow_nd=True
+            )
+            X = out if no_y else out[0]
         if X.ndim > 4:
             raise ValueError(
                 f"X has {X.ndim} dimensions; SparseCECNNClassifier takes 2-D "
@@ -166,6 +174,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         shape = self._image_shape_of(X)
         if reset:
             self.image_shape_ = shape
+            self.n_features_in_ = math.prod(shape)
         elif shape != self.image_shape_:
             raise ValueError(
                 f"X holds images of shape {shape}, but the network was fitted on "
@@ -189,6 +198,11 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
                 )
             return shape
         shape = tuple(X.shape[1:]) + ((1,) if X.ndim == 3 else ())
+        if 0 in shape:
+            raise ValueError(
+                f"X holds images of shape {shape}, with a dimension of size 0; "
+                "pass images of at least 1x1 pixels."
+            )
         if X.ndim == 4 and shape[0] in (1, 3, 4) and shape[2] > 4:
             raise ValueError(
                 f"X has images of shape {tuple(X.shape[1:])}, which looks "

@@ -206,6 +206,22 @@ def test_concurrent_inference_matches_serial(Estimator, dtype):
         assert_array_equal(label, clf.predict(batch))
 
 
+@parametrize_estimators
+def test_concurrent_inference_leaves_keras_config(Estimator):
+    """Threads predicting in float64 leave Keras's global float type as it was."""
+    X, y = blobs(3, 10)
+    clf = small(Estimator, dtype="float64").fit(X, y)
+    X = np.resize(X, (3000, X.shape[1]))
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+    # A race shows only now and then: give it a few rounds to show.
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(clf.predict_proba, [X] * 16))
+        assert keras.config.floatx() == "float32"
+        assert keras.config.dtype_policy().name == "float32"
+
+
 # ----------------------------------------------------------------------
 # Persistence
 

@@ -243,6 +243,18 @@ FIT_CASES = [
         "Input X contains NaN",
         id="validation_data-nan",
     ),
+    pytest.param(
+        lambda: {"X": X, "y": Y, "validation_data": (X, Y[:-1])},
+        ValueError,
+        r"inconsistent numbers of samples: \[30, 29\]",
+        id="validation_data-wrong-length",
+    ),
+    pytest.param(
+        lambda: {"X": X, "y": Y, "validation_data": (X, Y, -np.ones(30))},
+        ValueError,
+        "(?i)negative",
+        id="validation_data-negative-weight",
+    ),
 ]
 
 
@@ -299,6 +311,8 @@ COMMON_PARAMS = [
     ("early_stopping", "yes", TypeError),
     ("warm_start", "yes", TypeError),
     ("callbacks", "x", TypeError),
+    ("callbacks", [1], TypeError),
+    ("callbacks", [keras.callbacks.History], TypeError),
     ("random_state", "x", TypeError),
     ("random_state", -1, ValueError),
     ("verbose", -1, ValueError),
@@ -428,6 +442,7 @@ def test_partial_fit_classes_missing_a_label(Estimator):
         pytest.param(
             Y, ["a", "b", "c"], r"among the classes \['a', 'b', 'c'\]", id="str"
         ),
+        pytest.param(Y, [0, 1, 2, np.nan], "(?i)nan", id="nan"),
     ],
 )
 def test_partial_fit_bad_classes(Estimator, y, classes, match):
@@ -441,6 +456,14 @@ def test_partial_fit_new_class_later(Estimator):
     clf = small(Estimator).partial_fit(X, Y, classes=[0, 1, 2])
     with pytest.raises(ValueError, match=r"not among the classes \[0, 1, 2\]: \[3\]"):
         clf.partial_fit(X, Y + 1)
+
+
+def test_partial_fit_accepts_one_class_batch(Estimator):
+    """A mini-batch of one class trains when classes declares the others."""
+    clf = small(Estimator).partial_fit(X[Y == 0], Y[Y == 0], classes=[0, 1, 2])
+    clf.partial_fit(X[Y == 1], Y[Y == 1])
+    assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.n_iter_ == 2
 
 
 # ----------------------------------------------------------------------
@@ -484,6 +507,12 @@ IMAGE_LABELS = np.arange(12) % 2
             "X has 5 dimensions",
             id="5d",
         ),
+        pytest.param(
+            np.zeros((12, 0, 8, 1)),
+            {},
+            r"\(0, 8, 1\)",
+            id="empty-image-height",
+        ),
     ],
 )
 def test_cnn_rejects_bad_images(X_fit, params, match):
@@ -491,6 +520,18 @@ def test_cnn_rejects_bad_images(X_fit, params, match):
     clf = small(SparseCECNNClassifier, **params)
     with pytest.raises(ValueError, match=match):
         clf.fit(X_fit, IMAGE_LABELS)
+
+
+@pytest.mark.parametrize(
+    "X_fit",
+    [IMAGES, IMAGES.reshape(12, 8, 8, 1)],
+    ids=["fitted-flat", "fitted-4d"],
+)
+def test_cnn_predict_other_image_size(X_fit):
+    """Images of another height and width at predict name the fitted shape."""
+    clf = small(SparseCECNNClassifier).fit(X_fit, IMAGE_LABELS)
+    with pytest.raises(ValueError, match=r"\(8, 8, 1\)"):
+        clf.predict(IMAGES.reshape(12, 4, 16, 1))
 
 
 # ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ requested float type real for the backend while a fit or predict runs.
 
 import contextlib
 import importlib
+import threading
 import weakref
 
 import keras
@@ -53,27 +54,36 @@ def make_trainer(model, optimizer, loss, x, y, w, batch_size):
     return getattr(module, cls)(model, optimizer, loss, x, y, w, batch_size)
 
 
+# Building a model reads Keras's global float type; fits in several threads
+# take turns setting it, so none of them leaves another's value behind.
+_GLOBAL_DTYPE_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
-def precision(dtype: str):
-    """Build and run models in ``dtype``; restore the global settings after."""
+def precision(dtype: str, *, build: bool = True):
+    """Run models in ``dtype``; with ``build``, also build them in it.
+
+    ``build=True`` sets Keras's global float type and dtype policy for the
+    duration (under a lock) and restores them after. Inference passes
+    ``build=False`` and touches no global setting. On JAX, float64 also needs
+    x64 mode, which JAX scopes to the calling thread.
+    """
     # Load the backend's engine before any model exists: it configures the
     # backend's thread pools, which is possible only before they start.
     _backend_module()
-    floatx = keras.config.floatx()
-    policy = keras.config.dtype_policy()
-    keras.config.set_floatx(dtype)
-    keras.config.set_dtype_policy(dtype)
-    try:
+    with contextlib.ExitStack() as stack:
         if keras.backend.backend() == "jax" and dtype == "float64":
             import jax
 
-            with jax.enable_x64(True):
-                yield
-        else:
-            yield
-    finally:
-        keras.config.set_floatx(floatx)
-        keras.config.set_dtype_policy(policy)
+            stack.enter_context(jax.enable_x64(True))
+        if build:
+            stack.enter_context(_GLOBAL_DTYPE_LOCK)
+            floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+            keras.config.set_floatx(dtype)
+            keras.config.set_dtype_policy(dtype)
+            stack.callback(keras.config.set_dtype_policy, policy)
+            stack.callback(keras.config.set_floatx, floatx)
+        yield
 
 
 def forward(model, key, fn, x, *extra, reduce=None):
