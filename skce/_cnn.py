@@ -154,7 +154,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
 
     def _validate_X(self, X, reset, y="no_validation"):
         no_y = isinstance(y, str) and y == "no_validation"
-        if np.ndim(X) > 2 and not reset:
+        if len(getattr(X, "shape", ())) > 2 and not reset:
             # Images: check their shape here (scikit-learn would compare the
             # height with n_features_in_ and name the wrong quantity).
             kwargs = dict(dtype=(np.float64, np.float32), allow_nd=True)
