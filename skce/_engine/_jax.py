@@ -1,10 +1,11 @@
-"""JAX trainer: a whole epoch is one jitted ``lax.scan`` over the mini-batches."""
+"""JAX trainer: an epoch is one jitted ``lax.scan`` (or jitted steps, see below)."""
 
 import contextlib
 import json
 
 import jax
 import jax.numpy as jnp
+import keras
 import numpy as np
 
 from skce._engine._trainer import Trainer
@@ -122,6 +123,38 @@ def _cache_key(model, optimizer, loss, x, n_samples, batch_size):
     )
 
 
+_CONVOLUTIONS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+
+
+def _convolves_on_cpu(model) -> bool:
+    """Whether to step from Python instead of scanning the epoch.
+
+    XLA on the CPU runs convolutions inside a ``lax.scan`` many times slower
+    than the same steps as separate jitted calls (a known XLA limitation), so
+    convolutional models on a CPU device run a jitted step per mini-batch.
+    """
+    if jax.default_backend() != "cpu":
+        return False
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, _CONVOLUTIONS):
+            return True
+        stack.extend(getattr(layer, "layers", ()))
+    return False
+
+
 class JaxTrainer(Trainer):
     """Carry weights through jitted epochs; write them back after each."""
 
@@ -133,6 +166,7 @@ class JaxTrainer(Trainer):
             hash(key)
         except (TypeError, ValueError, NotImplementedError):
             key = None
+        self._by_step = _convolves_on_cpu(model)
         if key is not None and key in _EPOCH_CACHE:
             self._bound, self._epoch_fn, self._batch_fn = _EPOCH_CACHE[key]
         else:
@@ -165,9 +199,21 @@ class JaxTrainer(Trainer):
 
     def run_epoch(self, perm):
         with self._bound.to(self.model, self.optimizer):
-            state, totals = self._epoch_fn(
-                self._state(), self._x, self._y, self._w, jnp.asarray(perm, jnp.int32)
-            )
+            if self._by_step:
+                state, totals = self._state(), 0.0
+                for idx in self.batches(perm):
+                    state, row = self._batch_fn(
+                        state, self._x, self._y, self._w, jnp.asarray(idx, jnp.int32)
+                    )
+                    totals = totals + row
+            else:
+                state, totals = self._epoch_fn(
+                    self._state(),
+                    self._x,
+                    self._y,
+                    self._w,
+                    jnp.asarray(perm, jnp.int32),
+                )
         self._store(state)
         return np.asarray(totals)
 
