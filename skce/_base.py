@@ -247,15 +247,17 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             else:
                 model = self._seeded_build(meta, int(build_seed))
                 optimizer = self._make_optimizer()
+            from_logits = _emits_logits(model)
+            if not continuing:
                 model.compile(
                     optimizer=optimizer,
                     loss=keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=_emits_logits(model)
+                        from_logits=from_logits
                     ),
                 )
                 optimizer.build(model.trainable_variables)
             loss = _engine.SparseCELoss(
-                from_logits=_emits_logits(model),
+                from_logits=from_logits,
                 alpha=float(self.alpha),
                 kernel_index=_kernel_index(model),
             )
