@@ -8,13 +8,14 @@ estimator adds its own parameters and ``_build_model``.
 import copy
 import pickle
 import random
+import warnings
 from numbers import Integral, Real
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
@@ -26,17 +27,26 @@ from sklearn.utils.validation import (
 )
 
 from skce import _engine
+from skce._layers import SampleKeyedDropout
 
-#: Optimizers that can be named by string; each maps to its Keras class.
+#: Optimizers that can be named by string, by their Keras class names. Like
+#: Keras, skce also takes each name in lower case ("adam" as well as "Adam").
 OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-    "adagrad": keras.optimizers.Adagrad,
-    "adamax": keras.optimizers.Adamax,
-    "nadam": keras.optimizers.Nadam,
+    cls.__name__: cls
+    for cls in (
+        keras.optimizers.Adam,
+        keras.optimizers.AdamW,
+        keras.optimizers.SGD,
+        keras.optimizers.RMSprop,
+        keras.optimizers.Adagrad,
+        keras.optimizers.Adadelta,
+        keras.optimizers.Adamax,
+        keras.optimizers.Nadam,
+        keras.optimizers.Ftrl,
+        keras.optimizers.Lion,
+    )
 }
+OPTIMIZERS.update({name.lower(): cls for name, cls in list(OPTIMIZERS.items())})
 
 _SEED_MAX = 2**31 - 1
 
@@ -150,6 +160,10 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on ``(X, y)``, continuing from the current state.
 
+        As in ``MLPClassifier``, nothing of ``X`` is held out
+        (``validation_split`` does not apply) and no early stopping happens:
+        each call trains one epoch on the whole mini-batch.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -157,8 +171,9 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Class labels.
         classes : array-like of shape (n_classes,), default=None
-            Every class that will ever appear. Required on the first call,
-            ignored after it (the labels of later calls must be among them).
+            Every class that will ever appear. Required on the first call;
+            later calls may omit it, and must pass the same classes if they
+            give it.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights.
 
@@ -171,18 +186,18 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, validation_data, *, partial, classes=None):
         saved_state = dict(self.__dict__)
-        saved_weights = None
+        saved_model = None
         try:
             continuing = hasattr(self, "model_") and (partial or self.warm_start)
             if continuing:
-                saved_weights = _snapshot(self.model_)
+                saved_model = _snapshot(self.model_)
             self._fit_validated(
                 X, y, sample_weight, validation_data, partial, classes, continuing
             )
         except BaseException:
             # A rejected or interrupted fit leaves the estimator as it was.
-            if saved_weights is not None:
-                _restore(saved_state["model_"], saved_weights)
+            if saved_model is not None:
+                _restore(saved_state["model_"], saved_model)
             self.__dict__.clear()
             self.__dict__.update(saved_state)
             raise
@@ -192,33 +207,18 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         self, X, y, sample_weight, validation_data, partial, classes, continuing
     ):
         _check_callbacks(self.callbacks)
+        if partial and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: one "
+                "mini-batch cannot tell the class frequencies of the whole data. "
+                "Compute them once with sklearn.utils.compute_class_weight("
+                "'balanced', classes=classes, y=y_all) and pass the result as "
+                "a dict to class_weight."
+            )
         X, y = self._validate_X(X, reset=not continuing, y=y)
         y = _check_targets(y)
-        if continuing:
-            classes_ = self.classes_
-        elif partial:
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit: "
-                    "pass every label that will ever appear, e.g. "
-                    "classes=np.unique(y_all)."
-                )
-            classes_ = np.unique(column_or_1d(classes))
-            if classes_.dtype.kind == "f" and np.isnan(classes_).any():
-                raise ValueError(
-                    "classes contains NaN. Pass the class labels that y uses, "
-                    f"without missing values. Received: classes={classes}."
-                )
-        else:
-            classes_ = np.unique(y)
+        classes_ = self._fit_classes(y, partial, classes, continuing)
         y_index = _encode(y, classes_, "y")
-        if len(classes_) < 2:
-            where = "classes" if partial and not continuing else "y"
-            raise ValueError(
-                f"{where} has 1 class ({classes_.tolist()[0]!r}); a classifier "
-                f"needs at least 2 classes. Pass {where} with two or more "
-                "distinct labels."
-            )
         dtype = self.model_.compute_dtype if continuing else self._compute_dtype(X)
         weights = self._sample_weights(
             sample_weight, X, y_index, classes_, one_class_ok=partial
@@ -233,50 +233,50 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         self._check_params(meta)
         rng = check_random_state(self.random_state)
         build_seed, shuffle_seed, split_seed = rng.randint(_SEED_MAX, size=3)
-
         x = self._model_input(X).astype(dtype, copy=False)
-        split = self._split_validation(
-            x, y_index, weights, validation_data, classes_, dtype, split_seed
-        )
-        x, y_index, weights, val = split
+        if validation_data is not None:
+            val = self._validation_data(validation_data, classes_, dtype)
+        else:
+            val = None
+        if dtype == "float64" and not continuing:
+            _warn_float64_on_accelerator()
 
         with _engine.precision(dtype):
             if continuing:
                 model = self.model_
-                optimizer = model.optimizer
             else:
-                model = self._seeded_build(meta, int(build_seed))
-                optimizer = self._make_optimizer()
+                model = self._seeded_build(meta, int(build_seed), dtype)
+            # Keys exist for skce's dropout alone; other models skip the hashing.
+            if _has_keyed_dropout(model):
+                keys = _engine.row_keys(x)
+            else:
+                keys = np.zeros(len(x), dtype=np.int32)
+            data = (x, y_index, weights, keys)
+            # partial_fit trains on each mini-batch whole, as MLPClassifier does.
+            if val is None and self.validation_split and not partial:
+                data, val = _split_validation(data, self.validation_split, split_seed)
+            optimizer = self._fit_optimizer(model, continuing)
             from_logits = _emits_logits(model)
-            if not continuing:
-                model.compile(
-                    optimizer=optimizer,
-                    loss=keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=from_logits
-                    ),
-                )
-                optimizer.build(model.trainable_variables)
             loss = _engine.SparseCELoss(
                 from_logits=from_logits,
                 alpha=float(self.alpha),
                 kernel_index=_kernel_index(model),
             )
-            batch_size = self._batch_size(len(x))
-            trainer = _engine.make_trainer(
-                model, optimizer, loss, x, y_index, weights, batch_size
-            )
             evaluate = None
             if val is not None:
-                evaluate = _validation_scorer(model, loss.from_logits, *val)
-            history, n_iter = _engine.run_epochs(
-                trainer,
-                epochs=1 if partial else self.epochs,
-                shuffle=self.shuffle,
-                rng=np.random.RandomState(shuffle_seed),
-                callbacks=self._callbacks(val is not None),
-                verbose=self.verbose,
-                evaluate=evaluate,
-            )
+                evaluate = _validation_scorer(model, from_logits, *val)
+            with _engine.make_trainer(
+                model, optimizer, loss, data, self._batch_size(len(data[0]))
+            ) as trainer:
+                history, n_iter = _engine.run_epochs(
+                    trainer,
+                    epochs=1 if partial else self.epochs,
+                    shuffle=self.shuffle,
+                    rng=np.random.RandomState(shuffle_seed),
+                    callbacks=self._callbacks(val is not None, partial),
+                    verbose=min(int(self.verbose), 2),
+                    evaluate=evaluate,
+                )
         if continuing and partial:
             for name, values in history.items():
                 self.history_.setdefault(name, []).extend(values)
@@ -286,6 +286,42 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             self.n_iter_ = n_iter
         self.classes_ = classes_
         self.model_ = model
+
+    def _fit_classes(self, y, partial, classes, continuing) -> np.ndarray:
+        """The classes of this fit, checked against ``classes`` and earlier calls."""
+        if partial and classes is not None:
+            given = np.unique(column_or_1d(classes))
+            if given.dtype.kind == "f" and np.isnan(given).any():
+                raise ValueError(
+                    "classes contains NaN. Pass the class labels that y uses, "
+                    f"without missing values. Received: classes={classes}."
+                )
+            if continuing and not _same_labels(given, self.classes_):
+                raise ValueError(
+                    f"classes={given.tolist()} is not the same as on the first "
+                    f"call to partial_fit, {self.classes_.tolist()}. Pass the "
+                    "same classes (or none) on later calls, or refit from scratch."
+                )
+        if continuing:
+            return self.classes_
+        if partial:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: "
+                    "pass every label that will ever appear, e.g. "
+                    "classes=np.unique(y_all)."
+                )
+            classes_ = given
+        else:
+            classes_ = np.unique(y)
+        if len(classes_) < 2:
+            where = "classes" if partial else "y"
+            raise ValueError(
+                f"{where} has 1 class ({classes_.tolist()[0]!r}); a classifier "
+                f"needs at least 2 classes. Pass {where} with two or more "
+                "distinct labels."
+            )
+        return classes_
 
     def _compute_dtype(self, X) -> str:
         if self.dtype is not None:
@@ -303,9 +339,37 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         # A fresh copy, so no state leaks between fits or clones.
         return self.optimizer.__class__.from_config(self.optimizer.get_config())
 
-    def _callbacks(self, has_validation: bool) -> list:
-        callbacks = [copy.copy(cb) for cb in (self.callbacks or ())]
-        if self.early_stopping:
+    def _fit_optimizer(self, model, continuing):
+        """The optimizer of this fit, compiled into ``model``.
+
+        A continuing fit (``warm_start`` or ``partial_fit``) keeps the fitted
+        optimizer and its state, with the current learning rate; a changed
+        ``optimizer`` parameter, like a fresh fit, starts a new optimizer.
+        """
+        if continuing and _same_optimizer(model.optimizer, self.optimizer):
+            optimizer = model.optimizer
+            rate = self._learning_rate_value()
+            if isinstance(rate, (int, float)):
+                optimizer.learning_rate = rate
+            return optimizer
+        optimizer = self._make_optimizer()
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=_emits_logits(model)
+            ),
+        )
+        optimizer.build(model.trainable_variables)
+        return optimizer
+
+    def _learning_rate_value(self):
+        if isinstance(self.optimizer, str):
+            return self.learning_rate
+        return self.optimizer.get_config().get("learning_rate")
+
+    def _callbacks(self, has_validation: bool, partial: bool = False) -> list:
+        callbacks = [_copy_callback(cb) for cb in (self.callbacks or ())]
+        if self.early_stopping and not partial:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss" if has_validation else "loss",
@@ -322,7 +386,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
         )
         if self.class_weight is not None:
-            weights *= self._class_weights(y_index, classes_)[y_index]
+            weights *= self._class_weights(y_index, classes_, weights)[y_index]
         total = weights.sum()
         if not total > 0:
             raise ValueError(
@@ -337,13 +401,16 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             )
         return weights
 
-    def _class_weights(self, y_index, classes_) -> np.ndarray:
-        present = np.unique(y_index)
+    def _class_weights(self, y_index, classes_, sample_weight) -> np.ndarray:
         per_class = np.ones(len(classes_))
         if self.class_weight == "balanced":
-            per_class[present] = compute_class_weight(
-                "balanced", classes=present, y=y_index
+            # n_samples / (n_classes * class count), with counts and n_samples
+            # weighed by sample_weight, as scikit-learn's compute_class_weight.
+            totals = np.bincount(
+                y_index, weights=sample_weight, minlength=len(classes_)
             )
+            present = totals > 0
+            per_class[present] = totals.sum() / (present.sum() * totals[present])
             return per_class
         unknown = [k for k in self.class_weight if k not in set(classes_.tolist())]
         if unknown:
@@ -360,57 +427,46 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             )
         return per_class
 
-    def _split_validation(
-        self, x, y_index, weights, validation_data, classes_, dtype, seed
-    ):
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple) or len(validation_data) not in (
-                2,
-                3,
-            ):
-                raise TypeError(
-                    "validation_data must be a tuple (X_val, y_val) or "
-                    "(X_val, y_val, sample_weight_val). Received: "
-                    f"{type(validation_data).__name__}."
-                )
-            Xv, yv, *wv = validation_data
-            Xv = self._validate_X(Xv, reset=False)
-            yv = column_or_1d(yv)
-            check_consistent_length(Xv, yv)
-            yv_index = _encode(_check_targets(yv), classes_, "y_val")
-            wv = _check_sample_weight(
-                wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
+    def _validation_data(self, validation_data, classes_, dtype):
+        """Check ``fit``'s ``validation_data`` and arrange it like the training data."""
+        if not isinstance(validation_data, tuple) or len(validation_data) not in (2, 3):
+            raise TypeError(
+                "validation_data must be a tuple (X_val, y_val) or "
+                "(X_val, y_val, sample_weight_val). Received: "
+                f"{type(validation_data).__name__}."
             )
-            val = (self._model_input(Xv).astype(dtype, copy=False), yv_index, wv)
-            return x, y_index, weights, val
-        if not self.validation_split:
-            return x, y_index, weights, None
-        n_val = int(np.ceil(self.validation_split * len(x)))
-        if n_val < 1 or len(x) - n_val < 1:
-            raise ValueError(
-                f"validation_split={self.validation_split} leaves no training "
-                f"or no validation samples out of {len(x)}. Lower "
-                "validation_split or pass more samples."
-            )
-        counts = np.bincount(y_index)
-        stratify = y_index if counts[counts > 0].min() >= 2 else None
-        try:
-            parts = train_test_split(
-                x,
-                y_index,
-                weights,
-                test_size=n_val,
-                random_state=seed,
-                stratify=stratify,
-            )
-        except ValueError:
-            parts = train_test_split(
-                x, y_index, weights, test_size=n_val, random_state=seed
-            )
-        x_tr, x_val, y_tr, y_val, w_tr, w_val = parts
-        return x_tr, y_tr, w_tr, (x_val, y_val, w_val)
+        Xv, yv, *wv = validation_data
+        Xv = self._validate_X(Xv, reset=False)
+        yv = column_or_1d(yv)
+        check_consistent_length(Xv, yv)
+        yv_index = _encode(_check_targets(yv), classes_, "y_val")
+        wv = _check_sample_weight(
+            wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
+        )
+        return self._model_input(Xv).astype(dtype, copy=False), yv_index, wv
 
-    def _seeded_build(self, meta: dict, seed: int) -> keras.Model:
+    def _weights_drawn_at_build(self) -> bool:
+        """Whether building draws the initial weights (not so for a given model)."""
+        return True
+
+    def _seeded_build(self, meta: dict, seed: int, dtype: str) -> keras.Model:
+        model = self._build_seeded(meta, seed)
+        if dtype != "float32" and self._weights_drawn_at_build():
+            # Keras draws initial weights per float type; draw them in float32
+            # so one random_state gives one initial network whatever X's dtype.
+            with _engine.precision("float32"):
+                reference = self._build_seeded(meta, seed)
+            model.set_weights(
+                [
+                    np.asarray(value).astype(variable.dtype)
+                    for value, variable in zip(
+                        reference.get_weights(), model.weights, strict=True
+                    )
+                ]
+            )
+        return model
+
+    def _build_seeded(self, meta: dict, seed: int) -> keras.Model:
         # Keras draws unseeded initializer and dropout seeds from Python's
         # `random`; seed it for the build only, then give the caller back theirs.
         state = random.getstate()
@@ -419,7 +475,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             model = self._build_model(meta, seed)
         finally:
             random.setstate(state)
-        _check_output(model, meta["n_classes_"])
+        _check_output(model, meta["n_classes_"], meta["input_shape"])
         return model
 
     # ------------------------------------------------------------------
@@ -582,8 +638,17 @@ def _kernel_index(model) -> tuple:
     )
 
 
-def _check_output(model, n_classes: int) -> None:
-    shape = tuple(model.outputs[0].shape) if getattr(model, "outputs", None) else None
+def _check_output(model, n_classes: int, input_shape) -> None:
+    """Reject a model whose output is not one ``(batch, n_classes)`` tensor."""
+    shapes = _output_shapes(model, input_shape)
+    if len(shapes) != 1:
+        raise ValueError(
+            f"The Keras model has {len(shapes)} outputs, of shapes {shapes}; "
+            "skce trains a model with one output of shape (batch, n_classes). "
+            "Build a model with a single output, e.g. keras.Model(inputs, "
+            "outputs[0])."
+        )
+    shape = shapes[0]
     if shape is None or len(shape) != 2 or shape[-1] != n_classes:
         raise ValueError(
             f"The Keras model must output shape (batch, n_classes) = (None, "
@@ -592,20 +657,128 @@ def _check_output(model, n_classes: int) -> None:
         )
 
 
+def _output_shapes(model, input_shape) -> list:
+    """The shapes of the model's outputs, traced symbolically if need be."""
+    outputs = getattr(model, "outputs", None)
+    if not outputs:
+        # A subclassed model has no symbolic outputs: trace one call.
+        try:
+            outputs = model.compute_output_spec(
+                keras.KerasTensor((None, *input_shape), dtype=model.compute_dtype)
+            )
+        except Exception as error:
+            raise ValueError(
+                "skce could not work out the output shape of the Keras model by "
+                f"calling it on inputs of shape (batch, *{tuple(input_shape)}): "
+                f"{error}. Check that the model accepts inputs of that shape."
+            ) from error
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [None if o is None else tuple(o.shape) for o in outputs]
+
+
+def _has_keyed_dropout(model) -> bool:
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, SampleKeyedDropout):
+            return True
+        stack.extend(getattr(layer, "layers", ()))
+    return False
+
+
+def _copy_callback(callback):
+    """A per-fit copy of a user's callback, told how skce's metrics move.
+
+    skce logs ``accuracy`` (and ``val_accuracy``) without compiling a Keras
+    metric of that name, so a callback in ``mode="auto"`` could not tell that
+    higher is better. Keras would know it from the compiled metric; skce says
+    so on its own copy.
+    """
+    callback = copy.copy(callback)
+    monitor = getattr(callback, "monitor", None)
+    if (
+        getattr(callback, "mode", None) == "auto"
+        and isinstance(monitor, str)
+        and monitor.removeprefix("val_") in ("accuracy", "acc")
+    ):
+        callback.mode = "max"
+    return callback
+
+
+def _same_optimizer(current, param) -> bool:
+    """Whether the fitted optimizer is the one the ``optimizer`` parameter makes."""
+    if isinstance(param, str):
+        return type(current) is OPTIMIZERS[param]
+    if type(current) is not type(param):
+        return False
+
+    def settings(optimizer):
+        config = dict(optimizer.get_config())
+        config.pop("name", None)
+        config.pop("learning_rate", None)
+        return config
+
+    return settings(current) == settings(param)
+
+
+def _same_labels(a, b) -> bool:
+    return len(a) == len(b) and bool(np.all(a == b))
+
+
+def _split_validation(data, validation_split, seed):
+    """Hold out a stratified ``validation_split`` of ``(x, y, w, keys)``."""
+    x, y_index, weights, keys = data
+    n_val = int(np.ceil(validation_split * len(x)))
+    if n_val < 1 or len(x) - n_val < 1:
+        raise ValueError(
+            f"validation_split={validation_split} leaves no training "
+            f"or no validation samples out of {len(x)}. Lower "
+            "validation_split or pass more samples."
+        )
+    counts = np.bincount(y_index)
+    stratify = y_index if counts[counts > 0].min() >= 2 else None
+    index = np.arange(len(x))
+    try:
+        train, val = train_test_split(
+            index, test_size=n_val, random_state=seed, stratify=stratify
+        )
+    except ValueError:
+        train, val = train_test_split(index, test_size=n_val, random_state=seed)
+    return tuple(a[train] for a in data), (x[val], y_index[val], weights[val])
+
+
+def _warn_float64_on_accelerator() -> None:
+    device = _engine.accelerator()
+    if device is not None:
+        warnings.warn(
+            f"skce is training in float64 on a {device.upper()}, which runs "
+            "float64 at a fraction of its float32 speed and with twice the "
+            "memory. X is float64 (scikit-learn's default), and skce follows "
+            "X's dtype. For float32 speed pass X.astype(np.float32) or set "
+            "dtype='float32'.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _snapshot(model):
     optimizer = getattr(model, "optimizer", None)
     opt_vars = [] if optimizer is None else [v.numpy() for v in optimizer.variables]
-    return model.get_weights(), opt_vars
+    return model.get_weights(), optimizer, opt_vars
 
 
 def _restore(model, snapshot):
-    weights, opt_vars = snapshot
+    weights, optimizer, opt_vars = snapshot
     with _engine.precision(model.compute_dtype):
         model.set_weights(weights)
-        if model.optimizer is not None:
-            for variable, value in zip(
-                model.optimizer.variables, opt_vars, strict=True
-            ):
+        if optimizer is not None and model.optimizer is not optimizer:
+            # A warm-start fit compiled a new optimizer: put the old one back.
+            model.compile(optimizer=optimizer, loss=model.loss)
+        if optimizer is not None:
+            for variable, value in zip(optimizer.variables, opt_vars, strict=True):
                 variable.assign(value)
 
 
@@ -634,11 +807,12 @@ TRAINING_PARAMETERS_DOC = """\
     batch_size : int or "auto", default="auto"
         Samples per gradient step. "auto" is ``min(200, n_samples)``.
 
-    optimizer : {{"adam", "adamw", "sgd", "rmsprop", "adagrad", "adamax", \
-"nadam"}} or keras.optimizers.Optimizer, default="adam"
-        The optimizer, by name or as a configured Keras optimizer. An
-        instance is copied from its config at each fit, so its state never
-        leaks between fits; ``learning_rate`` then does not apply.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+        The optimizer, by name as Keras takes it ("adam" or "Adam", "sgd" or
+        "SGD", and likewise "adamw", "rmsprop", "adagrad", "adadelta",
+        "adamax", "nadam", "ftrl", "lion"), or as a configured Keras
+        optimizer. An instance is copied from its config at each fit, so its
+        state never leaks between fits; ``learning_rate`` then does not apply.
 
     learning_rate : float, default={learning_rate}
         Step size of a named optimizer.
@@ -669,7 +843,9 @@ TRAINING_PARAMETERS_DOC = """\
 
     class_weight : dict, "balanced" or None, default=None
         Weights per class label, multiplied into ``sample_weight``. "balanced"
-        uses ``n_samples / (n_classes * np.bincount(y))``.
+        uses ``n_samples / (n_classes * np.bincount(y))`` with samples counted
+        by their ``sample_weight``; ``partial_fit`` rejects it, as
+        ``SGDClassifier`` does (pass the weights of the whole data as a dict).
 
     dtype : {{"float32", "float64"}} or None, default=None
         Float type of the network and its computation. None follows X:
@@ -681,11 +857,15 @@ TRAINING_PARAMETERS_DOC = """\
         split. An int gives identical results on every fit on a CPU.
 
     verbose : int, default=0
-        0 is silent, 1 shows a progress bar per epoch, 2 a line per epoch.
+        0 is silent, 1 shows a progress bar per epoch, 2 or more a line per
+        epoch.
 
     warm_start : bool, default=False
         Continue from the fitted network and optimizer state on the next
-        ``fit`` instead of starting again.
+        ``fit`` instead of starting again. A ``learning_rate`` changed in
+        between applies to the continued training (so does a changed
+        learning rate of an optimizer instance); a changed ``optimizer``
+        starts a new optimizer state. ``partial_fit`` continues the same way.
 """
 
 #: The numpydoc entries of the fitted attributes every estimator shares.

@@ -37,6 +37,41 @@ def call_builder(build, meta: dict, seed: int):
     return build(**kwargs)
 
 
+def _build_on(model, input_shape) -> None:
+    """Create an unbuilt model's weights for inputs of ``input_shape``."""
+    if model.built:
+        return
+    if type(model).build is keras.Model.build:
+        # A subclassed model without its own build() creates its layers'
+        # weights when first called: call it on one row of zeros.
+        model(keras.ops.zeros((1, *input_shape), dtype=model.compute_dtype))
+    else:
+        model.build((None, *input_shape))
+
+
+def _copy_model(model, input_shape):
+    """A copy of a user's model instance, with its current weights.
+
+    Each fresh fit trains its own copy, so the instance (and every candidate
+    of a search that shares it) keeps its weights: a pretrained model is
+    fine-tuned from where it stands, never changed behind the user's back.
+    """
+    _build_on(model, input_shape)
+    try:
+        copied = keras.models.clone_model(model)
+    except Exception as error:
+        raise TypeError(
+            "skce could not copy the given Keras model to train it "
+            f"({type(error).__name__}: {error}). A subclassed model needs "
+            "get_config() and registration with "
+            "keras.saving.register_keras_serializable; or pass a function that "
+            "builds the model instead of an instance."
+        ) from error
+    _build_on(copied, input_shape)
+    copied.set_weights(model.get_weights())
+    return copied
+
+
 class SparseCEClassifier(BaseSparseCEClassifier):
     __doc__ = f"""Train any Keras model on integer labels with sparse crossentropy.
 
@@ -46,10 +81,15 @@ class SparseCEClassifier(BaseSparseCEClassifier):
 
     Parameters
     ----------
-    model : callable or None, default=None
-        A function that returns an uncompiled ``keras.Model`` whose output has
-        shape ``(batch, n_classes)``: logits (no activation, preferred for
-        numerical stability) or a softmax. It is called at each fresh fit with
+    model : keras.Model, callable or None, default=None
+        The network, whose output has shape ``(batch, n_classes)``: logits
+        (no activation, preferred for numerical stability) or a softmax.
+        Either a ``keras.Model`` instance (functional, Sequential or
+        subclassed), which each fresh fit copies and trains from the
+        instance's current weights (so a pretrained model is fine-tuned and
+        the instance itself never changes; it trains in its own float type),
+        or a function that returns an uncompiled ``keras.Model``, called at
+        each fresh fit with
         whichever of these its signature names: ``meta`` (a dict of all of
         them), ``n_features_in_``, ``n_classes_``, ``input_shape``,
         ``classes_``, ``X_dtype_`` and ``seed``. Bind your own arguments with
@@ -129,16 +169,33 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         )
         self.model = model
 
+    def _compute_dtype(self, X):
+        if not isinstance(self.model, keras.Model):
+            return super()._compute_dtype(X)
+        own = self.model.compute_dtype
+        if self.dtype is not None and self.dtype != own:
+            raise ValueError(
+                f"dtype={self.dtype!r} differs from the float type of the given "
+                f"Keras model, {own!r}. A model instance trains in its own float "
+                "type: leave dtype=None, or pass a builder function instead of "
+                "an instance to choose the type."
+            )
+        return own
+
+    def _weights_drawn_at_build(self):
+        return not isinstance(self.model, keras.Model)
+
     def _build_model(self, meta, seed):
         if self.model is None:
             inputs = keras.Input(shape=meta["input_shape"])
             return keras.Model(inputs, logits_layer(inputs, meta["n_classes_"], seed))
+        if isinstance(self.model, keras.Model):
+            return _copy_model(self.model, meta["input_shape"])
         model = call_builder(self.model, meta, seed)
         if not isinstance(model, keras.Model):
             raise TypeError(
                 "The model-building function must return a keras.Model. "
                 f"Received: {type(model).__name__}."
             )
-        if not model.built:
-            model.build((None, *meta["input_shape"]))
+        _build_on(model, meta["input_shape"])
         return model

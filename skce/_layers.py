@@ -6,26 +6,68 @@ import keras
 import numpy as np
 from keras import ops
 
+from skce._engine import current_sample_keys
+
+# Constants of the murmur3 32-bit finaliser and the golden-ratio increment,
+# written as the int32 values with the same bits.
+_MIX1 = np.int32(0x85EBCA6B - 2**32)
+_MIX2 = np.int32(0xC2B2AE35 - 2**32)
+_GOLDEN = np.int32(0x9E3779B9 - 2**32)
+_STEP_SALT = 0x632BE5AB
+# The mask compares 24 random bits with the rate scaled to 2**24.
+_BITS = 24
+
+
+def _shift_right(h, bits: int):
+    """Logical right shift of int32 values (the sign bit is not spread)."""
+    return ops.bitwise_and(ops.right_shift(h, bits), (1 << (32 - bits)) - 1)
+
+
+def _mix(h):
+    """murmur3's finaliser: every input bit flips each output bit with p≈1/2."""
+    h = ops.bitwise_xor(h, _shift_right(h, 16))
+    h = ops.multiply(h, _MIX1)
+    h = ops.bitwise_xor(h, _shift_right(h, 13))
+    h = ops.multiply(h, _MIX2)
+    return ops.bitwise_xor(h, _shift_right(h, 16))
+
+
+def _mix_int(value: int) -> int:
+    """``_mix`` of a Python int, for constants fixed when the layer is made."""
+    h = value & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h - 2**32 if h >= 2**31 else h
+
 
 @keras.saving.register_keras_serializable(package="skce")
 class SampleKeyedDropout(keras.layers.Layer):
-    """Dropout whose mask is drawn from each sample's own values.
+    """Dropout whose masks are drawn by integer hashing of a per-sample key.
 
     Ordinary dropout draws masks by row position, so a sample of weight 2 and
     two copies of that sample get different masks and the two fits differ.
-    Here each unit's keep-or-drop draw is a hash of the sample's activations,
-    the training step and the unit: identical rows get identical masks, so
-    ``sample_weight=k`` trains exactly like ``k`` repeated rows, while distinct
-    samples and successive steps still get independent-looking masks. Like
-    ``keras.layers.Dropout``, kept units are scaled by ``1 / (1 - rate)`` in
-    training and the layer is the identity at inference.
+    Here the keep-or-drop draw of each unit is a counter-based hash of three
+    integers, under the layer's ``seed``: the sample's key, the training step
+    and the unit's index. skce computes each sample's key once, exactly, from
+    the bytes of its input, so identical rows get identical masks and
+    ``sample_weight=k`` trains like ``k`` copies in the same mini-batch.
+    Nothing depends on floating-point rounding: the same seed gives the same
+    masks on any thread count, code path, backend or device.
+
+    Outside skce's training loop (for example in Keras's own ``model.fit``)
+    there are no sample keys, and each row's position in its batch serves as
+    its key. Like ``keras.layers.Dropout``, kept units are scaled by
+    ``1 / (1 - rate)`` in training and the layer is the identity at inference.
 
     Parameters
     ----------
     rate : float in [0, 1)
         Fraction of units to drop.
     seed : int, default=0
-        Seed of the per-unit hash constants.
+        Seed of the hash.
     """
 
     def __init__(self, rate, seed=0, **kwargs):
@@ -33,40 +75,48 @@ class SampleKeyedDropout(keras.layers.Layer):
         self.rate = float(rate)
         self.seed = int(seed)
         self.supports_masking = True
+        self._unit_salt = np.int32(_mix_int(self.seed))
+        self._step_salt = np.int32(_mix_int(self.seed ^ _STEP_SALT))
+        self._threshold = np.int32(round(self.rate * 2**_BITS))
 
     def build(self, input_shape):
-        units = math.prod(input_shape[1:])
-        rng = np.random.RandomState(self.seed)
-        # Constants of the hash: a projection that turns a sample into a key,
-        # and per-unit frequencies and phases.
-        for name, values in (
-            ("projection", rng.uniform(-1, 1, units)),
-            ("frequency", rng.uniform(1, 2, units)),
-            ("step_frequency", rng.uniform(0.5, 1.5, units)),
-            ("phase", rng.uniform(0, 2 * np.pi, units)),
-        ):
-            var = self.add_weight(
-                shape=(units,),
-                initializer=keras.initializers.Constant(values),
-                trainable=False,
-                name=name,
-            )
-            setattr(self, name, var)
+        self.units = math.prod(input_shape[1:])
         self.step = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="step"
+            shape=(), initializer="zeros", dtype="int32", trainable=False, name="step"
         )
+
+    def keep_mask(self, keys, step):
+        """Return the boolean keep mask of shape ``(len(keys), units)``.
+
+        Parameters
+        ----------
+        keys : int32 tensor of shape (batch,)
+            The samples' keys.
+        step : int32 scalar
+            The training step.
+        """
+        units = ops.arange(self.units, dtype="int32")
+        unit_hash = _mix(ops.add(ops.multiply(units, _GOLDEN), self._unit_salt))
+        step_hash = _mix(ops.add(ops.multiply(step, _GOLDEN), self._step_salt))
+        sample_hash = _mix(ops.bitwise_xor(ops.cast(keys, "int32"), step_hash))
+        bits = _mix(
+            ops.bitwise_xor(
+                ops.expand_dims(sample_hash, 1), ops.expand_dims(unit_hash, 0)
+            )
+        )
+        return ops.greater_equal(_shift_right(bits, 32 - _BITS), self._threshold)
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        flat = ops.reshape(inputs, (ops.shape(inputs)[0], -1))
-        key = ops.sum(flat * self.projection, axis=1, keepdims=True)
-        angle = key * self.frequency + self.step * self.step_frequency + self.phase
-        noise = ops.sin(angle) * 43758.5453
-        uniform = noise - ops.floor(noise)
-        keep = ops.cast(uniform >= self.rate, inputs.dtype)
+        batch = ops.shape(inputs)[0]
+        keys = current_sample_keys()
+        if keys is None:
+            keys = ops.arange(batch, dtype="int32")
+        keep = self.keep_mask(keys, ops.convert_to_tensor(self.step, "int32"))
         self.step.assign(self.step + 1)
-        scaled = flat * keep / (1.0 - self.rate)
+        flat = ops.reshape(inputs, (batch, -1))
+        scaled = ops.where(keep, flat / (1.0 - self.rate), ops.zeros_like(flat))
         return ops.reshape(scaled, ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):

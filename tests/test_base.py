@@ -238,3 +238,168 @@ def test_custom_model_errors(blobs):
         SparseCEClassifier(lambda: "model").fit(X, y)
     with pytest.raises(TypeError, match="asks for 'units'"):
         SparseCEClassifier(lambda units: None).fit(X, y)
+
+
+# ----------------------------------------------------------------------
+# partial_fit and warm_start, as in MLPClassifier and SGDClassifier
+
+
+def test_partial_fit_other_classes_later_raises(blobs):
+    """A later partial_fit with classes unlike the first call's is an error."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier).partial_fit(X, y, classes=[0, 1, 2])
+    clf.partial_fit(X, y, classes=[2, 1, 0])  # the same classes, in any order
+    clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match=r"not the same as on the first call"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert clf.n_iter_ == 3
+
+
+def test_partial_fit_holds_nothing_out_and_never_stops_early(blobs):
+    """partial_fit trains on the whole mini-batch: no split, no early stop."""
+    X, y = blobs
+    clf = fast(
+        SparseCEMLPClassifier, validation_split=0.5, early_stopping=True
+    ).partial_fit(X, y, classes=[0, 1, 2])
+    assert "val_loss" not in clf.history_
+    # The loss is over all 90 rows: the same as a fit on them with no split.
+    plain = fast(SparseCEMLPClassifier).partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.history_["loss"] == pytest.approx(plain.history_["loss"], rel=1e-12)
+
+
+def test_class_weight_balanced_rejected_in_partial_fit(blobs):
+    """class_weight='balanced' cannot be computed from one mini-batch."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier, class_weight="balanced")
+    with pytest.raises(ValueError, match="compute_class_weight"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert not hasattr(clf, "model_")
+
+
+def test_class_weight_balanced_honours_sample_weight(blobs):
+    """Balanced class weights count samples by their weight, like repetitions."""
+    X, y = blobs
+    X, y = X[:70], y[:70]
+    sw = np.where(y == 0, 3, 1)
+    params = dict(batch_size=1000, shuffle=False, class_weight="balanced")
+    weighted = fast(SparseCEMLPClassifier, **params).fit(X, y, sample_weight=sw)
+    repeated = fast(SparseCEMLPClassifier, **params).fit(X.repeat(sw, 0), y.repeat(sw))
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+def test_changed_learning_rate_applies_on_continued_fit(blobs, method):
+    """A learning_rate set between continued fits is the one that trains."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier, warm_start=method == "warm_start")
+    continue_fit = (
+        (lambda: clf.fit(X, y))
+        if method == "warm_start"
+        else (lambda: clf.partial_fit(X, y, classes=[0, 1, 2]))
+    )
+    continue_fit()
+    before = [w.copy() for w in clf.model_.get_weights()]
+    clf.set_params(learning_rate=1e-12)
+    continue_fit()
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(1e-12)
+    for old, new in zip(before, clf.model_.get_weights(), strict=True):
+        assert_allclose(new, old, atol=1e-8)
+    clf.set_params(learning_rate=0.05)
+    continue_fit()
+    after = clf.model_.get_weights()
+    assert max(np.abs(n - o).max() for o, n in zip(before, after, strict=True)) > 1e-3
+
+
+def test_changed_optimizer_applies_on_warm_start(blobs):
+    """A different optimizer named between warm fits replaces the fitted one."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier, warm_start=True).fit(X, y)
+    assert isinstance(clf.model_.optimizer, keras.optimizers.Adam)
+    clf.set_params(optimizer="SGD").fit(X, y)
+    assert isinstance(clf.model_.optimizer, keras.optimizers.SGD)
+    assert clf.n_iter_ == 5
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [("SGD", "SGD"), ("Adam", "Adam"), ("RMSprop", "RMSprop"), ("adamw", "AdamW")],
+)
+def test_optimizer_names_as_keras_takes_them(blobs, name, cls):
+    """Optimizer names are accepted in Keras's spellings."""
+    X, y = blobs
+    clf = fast(SparseCEMLPClassifier, optimizer=name, epochs=1).fit(X, y)
+    assert type(clf.model_.optimizer).__name__ == cls
+
+
+def test_verbose_above_two_prints_a_line_per_epoch(blobs, capsys):
+    """verbose=10 is accepted and prints progress, one line per epoch."""
+    X, y = blobs
+    fast(SparseCEMLPClassifier, epochs=3, verbose=10).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.count("Epoch ") == 3
+    assert "loss" in out
+
+
+def test_same_initial_network_whatever_the_dtype(Estimator, blobs):
+    """One random_state builds one initial network for float32 and float64 X."""
+    X, y = blobs
+    params = dict(epochs=1, learning_rate=1e-12, random_state=3)
+    w32 = fast(Estimator, **params).fit(X.astype(np.float32), y).model_.get_weights()
+    w64 = fast(Estimator, **params).fit(X.astype(np.float64), y).model_.get_weights()
+    assert w64[0].dtype == np.float64
+    for a, b in zip(w32, w64, strict=True):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_float64_on_an_accelerator_warns(blobs, monkeypatch):
+    """float64 training on a GPU says how to get float32; float32 says nothing."""
+    import warnings
+
+    from skce import _engine
+
+    X, y = blobs
+    monkeypatch.setattr(_engine, "accelerator", lambda: "gpu")
+    with pytest.warns(UserWarning, match=r"float64 on a GPU.*astype\(np.float32\)"):
+        fast(SparseCEMLPClassifier, epochs=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast(SparseCEMLPClassifier, epochs=1).fit(X.astype(np.float32), y)
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        lambda tmp: keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=1),
+        lambda tmp: keras.callbacks.ReduceLROnPlateau(monitor="accuracy", patience=1),
+        lambda tmp: keras.callbacks.ModelCheckpoint(
+            str(tmp / "best.keras"), monitor="val_accuracy", save_best_only=True
+        ),
+    ],
+    ids=["EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint"],
+)
+def test_callbacks_monitoring_accuracy(blobs, tmp_path, callback):
+    """Callbacks that monitor accuracy work as in Keras (higher is better)."""
+    X, y = blobs
+    clf = fast(
+        SparseCEMLPClassifier,
+        epochs=4,
+        validation_split=0.2,
+        callbacks=[callback(tmp_path)],
+    )
+    clf.fit(X, y)
+    assert clf.n_iter_ >= 1
+    assert clf.callbacks[0].mode == "auto"  # the user's instance is unchanged
+
+
+def test_early_stopping_on_accuracy_keeps_best_epoch(blobs):
+    """EarlyStopping(monitor='accuracy') treats higher accuracy as better."""
+    X, y = blobs
+    stop = keras.callbacks.EarlyStopping(
+        monitor="accuracy", patience=0, restore_best_weights=True
+    )
+    clf = fast(SparseCEMLPClassifier, epochs=40, learning_rate=0.01, callbacks=[stop])
+    clf.fit(X, y)
+    accuracy = clf.history_["accuracy"]
+    # It stops at the first epoch whose accuracy is not higher than the best.
+    assert all(b > a for a, b in zip(accuracy[:-2], accuracy[1:-1], strict=True))
+    assert accuracy[-1] <= max(accuracy[:-1])

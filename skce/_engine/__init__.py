@@ -13,17 +13,22 @@ import weakref
 import keras
 import numpy as np
 
+from skce._engine._keys import current_sample_keys, row_keys, sample_keys
 from skce._engine._loop import needs_batch_hooks, run_epochs
 from skce._engine._loss import SparseCELoss, batch_metrics
 
 __all__ = [
     "SparseCELoss",
+    "accelerator",
     "batch_metrics",
+    "current_sample_keys",
     "forward",
     "make_trainer",
     "needs_batch_hooks",
     "precision",
+    "row_keys",
     "run_epochs",
+    "sample_keys",
 ]
 
 _TRAINERS = {
@@ -48,10 +53,20 @@ def _backend_module():
     return importlib.import_module(_TRAINERS[name][0]), _TRAINERS[name][1]
 
 
-def make_trainer(model, optimizer, loss, x, y, w, batch_size):
-    """Return the active backend's trainer for one fit."""
+def make_trainer(model, optimizer, loss, data, batch_size):
+    """Return the active backend's trainer for one fit.
+
+    ``data`` is ``(x, y, w, keys)``: inputs, class indices, sample weights and
+    the per-sample keys that skce's dropout draws its masks from.
+    """
     module, cls = _backend_module()
-    return getattr(module, cls)(model, optimizer, loss, x, y, w, batch_size)
+    return getattr(module, cls)(model, optimizer, loss, data, batch_size)
+
+
+def accelerator():
+    """``"gpu"`` or ``"tpu"`` when the backend computes on one, else None."""
+    module, _ = _backend_module()
+    return module.accelerator()
 
 
 # Building a model reads Keras's global float type; fits in several threads

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
@@ -36,10 +37,11 @@ class _Bound:
 
 
 def _build_epoch(bound, loss, n_samples, batch_size):
-    def objective(tv, ntv, xb, yb, wb):
-        out, ntv, losses = bound.model.stateless_call(
-            tv, ntv, xb, training=True, return_losses=True
-        )
+    def objective(tv, ntv, xb, yb, wb, kb):
+        with sample_keys(kb):
+            out, ntv, losses = bound.model.stateless_call(
+                tv, ntv, xb, training=True, return_losses=True
+            )
         value, weight_sum, correct = loss(yb, out, wb, tv, losses)
         return value, (ntv, weight_sum, correct)
 
@@ -47,9 +49,9 @@ def _build_epoch(bound, loss, n_samples, batch_size):
 
     def step(state, data, idx):
         tv, ntv, ov = state
-        x, y, w = data
+        x, y, w, k = data
         (value, (ntv, weight_sum, correct)), grads = grad_fn(
-            tv, ntv, x[idx], y[idx], w[idx]
+            tv, ntv, x[idx], y[idx], w[idx], k[idx]
         )
         tv, ov = bound.optimizer.stateless_apply(ov, grads, tv)
         row = loss.totals(value, weight_sum, correct).astype(w.dtype)
@@ -57,8 +59,8 @@ def _build_epoch(bound, loss, n_samples, batch_size):
 
     n_full, rest = divmod(n_samples, batch_size)
 
-    def epoch(state, x, y, w, perm):
-        data = (x, y, w)
+    def epoch(state, data, perm):
+        w = data[2]
         totals = jnp.zeros((3,), dtype=w.dtype)
         if n_full:
             batches = perm[: n_full * batch_size].reshape(n_full, batch_size)
@@ -71,8 +73,8 @@ def _build_epoch(bound, loss, n_samples, batch_size):
             totals = totals + row
         return state, totals
 
-    def batch(state, x, y, w, idx):
-        return step(state, (x, y, w), idx)
+    def batch(state, data, idx):
+        return step(state, data, idx)
 
     return jax.jit(epoch, donate_argnums=0), jax.jit(batch, donate_argnums=0)
 
@@ -158,9 +160,10 @@ def _convolves_on_cpu(model) -> bool:
 class JaxTrainer(Trainer):
     """Carry weights through jitted epochs; write them back after each."""
 
-    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
-        super().__init__(model, optimizer, loss, x, y, w, batch_size)
-        self._x, self._y, self._w = jnp.asarray(x), jnp.asarray(y), jnp.asarray(w)
+    def __init__(self, model, optimizer, loss, data, batch_size):
+        super().__init__(model, optimizer, loss, data, batch_size)
+        self._data = tuple(jnp.asarray(a) for a in data)
+        x = data[0]
         try:
             key = _cache_key(model, optimizer, loss, x, self.n_samples, batch_size)
             hash(key)
@@ -203,16 +206,12 @@ class JaxTrainer(Trainer):
                 state, totals = self._state(), 0.0
                 for idx in self.batches(perm):
                     state, row = self._batch_fn(
-                        state, self._x, self._y, self._w, jnp.asarray(idx, jnp.int32)
+                        state, self._data, jnp.asarray(idx, jnp.int32)
                     )
                     totals = totals + row
             else:
                 state, totals = self._epoch_fn(
-                    self._state(),
-                    self._x,
-                    self._y,
-                    self._w,
-                    jnp.asarray(perm, jnp.int32),
+                    self._state(), self._data, jnp.asarray(perm, jnp.int32)
                 )
         self._store(state)
         return np.asarray(totals)
@@ -220,10 +219,15 @@ class JaxTrainer(Trainer):
     def run_batch(self, idx):
         with self._bound.to(self.model, self.optimizer):
             state, totals = self._batch_fn(
-                self._state(), self._x, self._y, self._w, jnp.asarray(idx, jnp.int32)
+                self._state(), self._data, jnp.asarray(idx, jnp.int32)
             )
         self._store(state)
         return np.asarray(totals)
+
+
+def accelerator():
+    backend = jax.default_backend()
+    return backend if backend in ("gpu", "tpu") else None
 
 
 def compile_forward(model, fn):

@@ -4,7 +4,9 @@ import os
 import types
 
 import tensorflow as tf
+from keras.src.optimizers.base_optimizer import BaseOptimizer
 
+from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer
 
 
@@ -28,12 +30,10 @@ _honour_thread_limit()
 class TensorFlowTrainer(Trainer):
     """Run epochs as a single graph; weights live in the model's variables."""
 
-    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
-        super().__init__(model, optimizer, loss, x, y, w, batch_size)
-        self._x = tf.convert_to_tensor(x)
-        self._y = tf.convert_to_tensor(y)
-        self._w = tf.convert_to_tensor(w)
-        _update_without_merge_call(optimizer)
+    def __init__(self, model, optimizer, loss, data, batch_size):
+        super().__init__(model, optimizer, loss, data, batch_size)
+        self._x, self._y, self._w, self._k = (tf.convert_to_tensor(a) for a in data)
+        self._unpatch = _update_without_merge_call(optimizer)
         self._batch_fn = _per_model(
             tf.function(self._step, reduce_retracing=True, autograph=False)
         )
@@ -42,7 +42,7 @@ class TensorFlowTrainer(Trainer):
     def _step(self, idx):
         model = self.model
         variables = model.trainable_variables
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, sample_keys(tf.gather(self._k, idx)):
             out = model(tf.gather(self._x, idx), training=True)
             loss, weight_sum, correct = self.loss(
                 tf.gather(self._y, idx),
@@ -71,6 +71,9 @@ class TensorFlowTrainer(Trainer):
             totals += tf.cast(self._step(perm[n_full * bs :]), dtype)
         return totals
 
+    def close(self):
+        self._unpatch()
+
     def run_epoch(self, perm):
         return self._epoch_fn(tf.constant(perm, dtype=tf.int32)).numpy()
 
@@ -79,14 +82,29 @@ class TensorFlowTrainer(Trainer):
 
 
 def _update_without_merge_call(optimizer):
-    # Keras's TensorFlow optimizer routes each update through tf.distribute's
-    # merge call, which keeps every graph it ran in alive: about 4 MiB per fit,
-    # without bound over a hyperparameter search. skce trains on one device,
-    # where the backend-neutral per-variable update is the same arithmetic.
-    base = next(c for c in type(optimizer).__mro__ if c.__name__ == "BaseOptimizer")
+    """Route skce's own optimizer around tf.distribute's merge call for one fit.
+
+    Keras's TensorFlow optimizer sends each update through tf.distribute's
+    merge call, which keeps every graph it ran in alive: about 4 MiB per fit,
+    without bound over a hyperparameter search. With no distribution strategy
+    in force the backend-neutral per-variable update of Keras's base optimizer
+    is the same arithmetic. Keras has no public switch for this, so the
+    private method is replaced on the optimizer skce built for this fit only,
+    and put back when the fit ends (tests/test_engine.py fails loudly if Keras
+    renames either method). Returns the function that undoes it.
+    """
+    if tf.distribute.has_strategy() or not hasattr(
+        type(optimizer), "_backend_update_step"
+    ):
+        return lambda: None
     optimizer._backend_update_step = types.MethodType(
-        base._backend_update_step, optimizer
+        BaseOptimizer._backend_update_step, optimizer
     )
+
+    def undo():
+        optimizer.__dict__.pop("_backend_update_step", None)
+
+    return undo
 
 
 def _per_model(function):
@@ -94,6 +112,10 @@ def _per_model(function):
     # in), so TensorFlow's "frequent retracing" warning would only be noise.
     function._omit_frequent_tracing_warning = True
     return function
+
+
+def accelerator():
+    return "gpu" if tf.config.list_logical_devices("GPU") else None
 
 
 def compile_forward(model, fn):

@@ -4,23 +4,23 @@ import numpy as np
 import torch
 from keras import ops
 
+from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer
 
 
 class TorchTrainer(Trainer):
     """Step through the mini-batches eagerly; data stays on the device."""
 
-    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
-        super().__init__(model, optimizer, loss, x, y, w, batch_size)
-        self._x = ops.convert_to_tensor(x)
-        self._y = ops.convert_to_tensor(y)
-        self._w = ops.convert_to_tensor(w)
+    def __init__(self, model, optimizer, loss, data, batch_size):
+        super().__init__(model, optimizer, loss, data, batch_size)
+        self._x, self._y, self._w, self._k = (ops.convert_to_tensor(a) for a in data)
 
     def run_batch(self, idx):
         model = self.model
         idx = torch.as_tensor(idx, dtype=torch.long, device=self._x.device)
         variables = model.trainable_variables
-        out = model(self._x[idx], training=True)
+        with sample_keys(self._k[idx]):
+            out = model(self._x[idx], training=True)
         loss, weight_sum, correct = self.loss(
             self._y[idx], out, self._w[idx], variables, model.losses
         )
@@ -34,6 +34,10 @@ class TorchTrainer(Trainer):
 
     def run_epoch(self, perm):
         return sum(self.run_batch(idx) for idx in self.batches(perm))
+
+
+def accelerator():
+    return "gpu" if torch.cuda.is_available() else None
 
 
 def compile_forward(model, fn):

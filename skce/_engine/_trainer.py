@@ -4,18 +4,28 @@
 class Trainer:
     """Holds one fit's model, optimizer, loss and on-device training data.
 
-    Subclasses implement ``run_epoch(perm)`` (a whole epoch in one compiled call
+    A trainer is a context manager: leaving it calls ``close``. Subclasses
+    implement ``run_epoch(perm)`` (a whole epoch in one compiled call
     where the backend allows) and ``run_batch(idx)`` (one step, for callbacks
     that need batch hooks). Both return ``[loss * weight_sum, weight_sum,
     weighted_correct]`` summed over the steps they ran.
     """
 
-    def __init__(self, model, optimizer, loss, x, y, w, batch_size):
+    def __init__(self, model, optimizer, loss, data, batch_size):
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
-        self.n_samples = int(x.shape[0])
+        self.n_samples = int(data[0].shape[0])
         self.batch_size = int(min(batch_size, self.n_samples))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Release what the trainer changed for the fit (nothing by default)."""
 
     def batches(self, perm):
         """Split a permutation into the epoch's mini-batch index arrays."""

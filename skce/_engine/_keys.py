@@ -1,0 +1,66 @@
+"""Sample keys: an exact integer fingerprint of each training sample.
+
+skce's dropout draws each sample's mask from a key computed once, on the host,
+from the bytes of that sample's input. Identical rows get identical keys (so a
+sample of weight ``k`` and ``k`` copies of it are masked alike), and nothing
+about a key depends on how a device rounds a sum. The training step publishes
+the keys of its mini-batch with :func:`sample_keys`; layers read them with
+:func:`current_sample_keys` while the step is traced or run.
+"""
+
+import contextlib
+import threading
+
+import numpy as np
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+# Rows hashed per block: bounds the temporary copies to a few tens of MB.
+_BLOCK_ROWS = 4096
+
+_STATE = threading.local()
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def row_keys(x) -> np.ndarray:
+    """Return one int32 key per row of ``x``, from the row's values.
+
+    The values are read as float64 bytes, so the same numbers give the same
+    key whether ``x`` holds float32, float64 or integers. The key is a
+    universal hash of those bytes: a weighted sum of their 32-bit words with
+    fixed odd multipliers, modulo 2**64 (exact integer arithmetic, in any
+    order), passed through a finaliser.
+    """
+    n = x.shape[0]
+    flat = np.reshape(x, (n, -1))
+    n_words = 2 * flat.shape[1]
+    with np.errstate(over="ignore"):
+        multipliers = _splitmix64(np.arange(n_words, dtype=np.uint64)) | np.uint64(1)
+        keys = np.empty(n, dtype=np.uint64)
+        for start in range(0, n, _BLOCK_ROWS):
+            block = np.ascontiguousarray(flat[start : start + _BLOCK_ROWS], np.float64)
+            words = block.view(np.uint32).astype(np.uint64)
+            keys[start : start + len(block)] = _splitmix64(words @ multipliers)
+    return (keys >> np.uint64(32)).astype(np.uint32).view(np.int32)
+
+
+@contextlib.contextmanager
+def sample_keys(keys):
+    """Publish the current mini-batch's keys to the layers that draw from them."""
+    previous = getattr(_STATE, "keys", None)
+    _STATE.keys = keys
+    try:
+        yield
+    finally:
+        _STATE.keys = previous
+
+
+def current_sample_keys():
+    """The keys published by the running training step, or None outside one."""
+    return getattr(_STATE, "keys", None)

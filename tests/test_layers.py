@@ -1,0 +1,215 @@
+"""SampleKeyedDropout: masks from integer hashing, reproducible on any path."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skce import SparseCECNNClassifier, SparseCEMLPClassifier
+from skce._engine import row_keys, sample_keys
+from skce._layers import SampleKeyedDropout
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _masks(rate, keys, steps, units=256, seed=0):
+    """Keep masks, shape (len(steps), len(keys), units), as numpy booleans."""
+    layer = SampleKeyedDropout(rate, seed=seed)
+    layer.build((None, units))
+    keys = keras.ops.convert_to_tensor(np.asarray(keys, dtype=np.int32))
+    return np.stack(
+        [
+            keras.ops.convert_to_numpy(
+                layer.keep_mask(keys, keras.ops.convert_to_tensor(s, "int32"))
+            )
+            for s in steps
+        ]
+    )
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5])
+def test_keep_rate(rate):
+    """Each unit is kept with probability 1 - rate."""
+    keys = np.random.RandomState(0).randint(-(2**31), 2**31 - 1, 2000)
+    masks = _masks(rate, keys, steps=range(4))
+    assert masks.mean() == pytest.approx(1 - rate, abs=0.003)
+    # Every unit and every sample, not just the average, keeps about 1 - rate.
+    assert np.abs(masks.mean(axis=(0, 1)) - (1 - rate)).max() < 0.06
+    assert np.abs(masks.mean(axis=(0, 2)) - (1 - rate)).max() < 0.2
+
+
+@pytest.mark.parametrize("axis", ["unit", "step", "sample"])
+def test_masks_are_independent(axis):
+    """Neighbouring units, steps and (consecutive) keys agree only by chance."""
+    rate = 0.25
+    chance = rate**2 + (1 - rate) ** 2
+    keys = np.arange(1000)  # consecutive keys: the hardest case for a hash
+    masks = _masks(rate, keys, steps=range(6))
+    if axis == "unit":
+        a, b = masks[..., :-1], masks[..., 1:]
+    elif axis == "step":
+        a, b = masks[:-1], masks[1:]
+    else:
+        a, b = masks[:, :-1], masks[:, 1:]
+    agreement = np.mean(a == b)
+    assert agreement == pytest.approx(chance, abs=0.005)
+    corr = np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1]
+    assert abs(corr) < 0.01
+
+
+def test_same_key_same_mask_other_seed_other_mask():
+    """A mask is a function of (seed, key, step, unit) and nothing else."""
+    same = _masks(0.5, [7, 7, 7], steps=[3])
+    assert_array_equal(same[0, 0], same[0, 1])
+    assert_array_equal(same[0, 0], same[0, 2])
+    other_seed = _masks(0.5, [7], steps=[3], seed=1)
+    assert np.mean(same[0, 0] != other_seed[0, 0]) > 0.3
+
+
+def test_layer_uses_published_keys_and_counts_steps():
+    """In training the layer masks by the published keys and advances its step."""
+    layer = SampleKeyedDropout(0.5, seed=3)
+    x = np.ones((4, 64), dtype="float32")
+    keys = np.array([5, 5, 9, 9], dtype=np.int32)
+    with sample_keys(keras.ops.convert_to_tensor(keys)):
+        first = keras.ops.convert_to_numpy(layer(x, training=True))
+        second = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert_array_equal(first[0], first[1])
+    assert_array_equal(first[2], first[3])
+    assert not np.array_equal(first[0], first[2])
+    assert not np.array_equal(first, second)
+    assert set(np.unique(first)) <= {0.0, 2.0}
+    assert int(keras.ops.convert_to_numpy(layer.step)) == 2
+    assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+
+
+def test_row_keys_exact_and_dtype_free():
+    """Equal rows share a key whatever their dtype; distinct rows do not."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(5000, 7).astype(np.float32)
+    X[10] = X[3]
+    keys32 = row_keys(X)
+    keys64 = row_keys(X.astype(np.float64))
+    assert keys32.dtype == np.int32
+    assert_array_equal(keys32, keys64)
+    assert keys32[10] == keys32[3]
+    assert len(np.unique(keys32)) == len(X) - 1
+    # Images hash like their flattened rows; rows are hashed independently.
+    assert_array_equal(row_keys(X.reshape(5000, 7, 1)), keys32)
+    assert_array_equal(row_keys(X[::-1]), keys32[::-1])
+
+
+_MASKS_SCRIPT = """
+import json, sys
+import numpy as np, keras
+sys.path.insert(0, {root!r})
+from skce._layers import SampleKeyedDropout
+layer = SampleKeyedDropout(0.3, seed=11)
+layer.build((None, 97))
+keys = keras.ops.convert_to_tensor(np.arange(-50, 50, dtype=np.int32) * 7919)
+mask = layer.keep_mask(keys, keras.ops.convert_to_tensor(12345, "int32"))
+print(json.dumps(np.packbits(keras.ops.convert_to_numpy(mask)).tolist()))
+"""
+
+
+def _masks_in(backend):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    script = _MASKS_SCRIPT.format(root=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_masks_equal_across_backends():
+    """TensorFlow and JAX draw bit-identical masks from the same integers."""
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    assert _masks_in("tensorflow") == _masks_in("jax")
+
+
+class _EveryBatch(keras.callbacks.Callback):
+    """A callback with a batch hook, which makes skce step batch by batch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+def test_compiled_and_stepped_paths_draw_the_same_masks(blobs):
+    """Dropout trains identically as compiled epochs and as single steps."""
+    X, y = blobs
+    params = dict(dropout=0.5, epochs=4, batch_size=16, random_state=0)
+    compiled = SparseCEMLPClassifier(**params).fit(X, y)
+    stepped = SparseCEMLPClassifier(callbacks=[_EveryBatch()], **params).fit(X, y)
+    assert_allclose(
+        compiled.predict_proba(X), stepped.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+
+
+_THREADS_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from sklearn.datasets import load_digits
+from skce import SparseCECNNClassifier
+X, y = load_digits(return_X_y=True)
+X = (X[:300] / 16).astype(np.float32)
+clf = SparseCECNNClassifier(epochs=3, random_state=0).fit(X, y[:300])
+print(repr(clf.predict_proba(X[:50]).tolist()))
+"""
+
+
+def test_default_cnn_same_model_under_one_and_two_threads():
+    """The default CNN (dropout on) gives the same model on 1 and 2 threads."""
+    runs = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        out = subprocess.run(
+            [sys.executable, "-c", _THREADS_SCRIPT.format(root=ROOT)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        runs.append(np.array(eval(out.strip().splitlines()[-1])))
+    assert_allclose(runs[0], runs[1], atol=2e-4)
+
+
+def test_weighted_sample_equals_repeated_rows_with_dropout(blobs):
+    """With dropout on, weight 2 trains like a row given twice in one batch."""
+    X, y = blobs
+    X = X.astype(np.float64)
+    w = np.ones(len(y))
+    w[:10] = 2
+    X_rep = np.concatenate([X, X[:10]])
+    y_rep = np.concatenate([y, y[:10]])
+    params = dict(
+        hidden_layer_sizes=(16,),
+        dropout=0.5,
+        epochs=5,
+        batch_size=1000,
+        shuffle=False,
+        random_state=0,
+    )
+    weighted = SparseCEMLPClassifier(**params).fit(X, y, sample_weight=w)
+    repeated = SparseCEMLPClassifier(**params).fit(X_rep, y_rep)
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-7)
+
+
+def test_cnn_default_has_keyed_dropout():
+    """The default CNN's dropout is the keyed one (and it reproduces)."""
+    X = np.random.RandomState(0).rand(40, 64)
+    y = np.arange(40) % 2
+    a = SparseCECNNClassifier(epochs=2, random_state=0).fit(X, y)
+    b = SparseCECNNClassifier(epochs=2, random_state=0).fit(X, y)
+    assert any(isinstance(layer, SampleKeyedDropout) for layer in a.model_.layers)
+    assert_array_equal(a.predict_proba(X), b.predict_proba(X))
