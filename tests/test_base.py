@@ -362,7 +362,7 @@ def test_float64_on_an_accelerator_warns(blobs, monkeypatch):
     with pytest.warns(UserWarning, match=r"float64 on a GPU.*astype\(np.float32\)"):
         fast(SparseCEMLPClassifier, epochs=1).fit(X, y)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)
         fast(SparseCEMLPClassifier, epochs=1).fit(X.astype(np.float32), y)
 
 

@@ -1,6 +1,7 @@
 """JAX trainer: an epoch is one jitted ``lax.scan`` (or jitted steps, see below)."""
 
 import contextlib
+import inspect
 import json
 
 import jax
@@ -36,11 +37,24 @@ class _Bound:
             self.model = self.optimizer = None
 
 
+def _training_kwargs(model, training: bool) -> dict:
+    """``training=`` for a model whose ``call`` takes it (stateless_call passes
+    its keywords to ``call`` as they are, unlike ``__call__``)."""
+    parameters = inspect.signature(model.call).parameters.values()
+    if any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return {"training": training}
+    return {}
+
+
 def _build_epoch(bound, loss, n_samples, batch_size):
     def objective(tv, ntv, xb, yb, wb, kb):
         with sample_keys(kb):
             out, ntv, losses = bound.model.stateless_call(
-                tv, ntv, xb, training=True, return_losses=True
+                tv,
+                ntv,
+                xb,
+                return_losses=True,
+                **_training_kwargs(bound.model, True),
             )
         value, weight_sum, correct = loss(yb, out, wb, tv, losses)
         return value, (ntv, weight_sum, correct)
@@ -233,8 +247,10 @@ def accelerator():
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
 
+    kwargs = _training_kwargs(model, False)
+
     def forward(tv, ntv, x, *extra):
-        out, _ = model.stateless_call(tv, ntv, x, training=False)
+        out, _ = model.stateless_call(tv, ntv, x, **kwargs)
         return fn(out, *extra)
 
     return jax.jit(forward)
