@@ -50,6 +50,28 @@ OPTIMIZERS.update({name.lower(): cls for name, cls in list(OPTIMIZERS.items())})
 
 _SEED_MAX = 2**31 - 1
 
+# Parameters that never change the network's compiled training code: the
+# learning rate and the optimizer state are inputs of it, and the rest act
+# outside it. Everything else keys the reuse of compiled epochs.
+_NOT_ARCHITECTURE = frozenset(
+    {
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "shuffle",
+        "validation_split",
+        "early_stopping",
+        "patience",
+        "n_iter_no_change",
+        "tol",
+        "callbacks",
+        "class_weight",
+        "random_state",
+        "verbose",
+        "warm_start",
+    }
+)
+
 
 class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     """Shared machinery of the skce classifiers (not for direct use)."""
@@ -266,7 +288,12 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             if val is not None:
                 evaluate = _validation_scorer(model, from_logits, *val)
             with _engine.make_trainer(
-                model, optimizer, loss, data, self._batch_size(len(data[0]))
+                model,
+                optimizer,
+                loss,
+                data,
+                self._batch_size(len(data[0])),
+                self._architecture_key(meta, dtype),
             ) as trainer:
                 history, n_iter = _engine.run_epochs(
                     trainer,
@@ -444,6 +471,31 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
         )
         return self._model_input(Xv).astype(dtype, copy=False), yv_index, wv
+
+    def _architecture_key(self, meta: dict, dtype: str):
+        """A hashable description of the network this estimator builds.
+
+        Fits with equal keys build the same architecture, so compiled training
+        code is reused between them. Every parameter is part of it except
+        those known to act outside the network (training length, seeds,
+        callbacks, weighting), so a new architecture parameter is keyed by
+        default. Returns None for a user's model, which is keyed by its config.
+        """
+        params = self.get_params(deep=False)
+        for name in _NOT_ARCHITECTURE:
+            params.pop(name, None)
+        try:
+            key = (
+                type(self).__qualname__,
+                repr(sorted(params.items())),
+                tuple(meta["input_shape"]),
+                meta["n_classes_"],
+                dtype,
+            )
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def _weights_drawn_at_build(self) -> bool:
         """Whether building draws the initial weights (not so for a given model)."""

@@ -182,6 +182,12 @@ class SparseCEClassifier(BaseSparseCEClassifier):
             )
         return own
 
+    def _architecture_key(self, meta, dtype):
+        # A user's model or builder: only its config tells its architecture.
+        if self.model is not None:
+            return None
+        return super()._architecture_key(meta, dtype)
+
     def _weights_drawn_at_build(self):
         return not isinstance(self.model, keras.Model)
 

@@ -75,14 +75,23 @@ class SampleKeyedDropout(keras.layers.Layer):
         self.rate = float(rate)
         self.seed = int(seed)
         self.supports_masking = True
-        self._unit_salt = np.int32(_mix_int(self.seed))
-        self._step_salt = np.int32(_mix_int(self.seed ^ _STEP_SALT))
         self._threshold = np.int32(round(self.rate * 2**_BITS))
 
     def build(self, input_shape):
         self.units = math.prod(input_shape[1:])
         self.step = self.add_weight(
             shape=(), initializer="zeros", dtype="int32", trainable=False, name="step"
+        )
+        # The seed enters as state, not as a constant of the traced code, so
+        # compiled training code is shared by models that differ only in seed.
+        self.salts = self.add_weight(
+            shape=(2,),
+            initializer=keras.initializers.Constant(
+                [_mix_int(self.seed), _mix_int(self.seed ^ _STEP_SALT)]
+            ),
+            dtype="int32",
+            trainable=False,
+            name="salts",
         )
 
     def keep_mask(self, keys, step):
@@ -96,8 +105,9 @@ class SampleKeyedDropout(keras.layers.Layer):
             The training step.
         """
         units = ops.arange(self.units, dtype="int32")
-        unit_hash = _mix(ops.add(ops.multiply(units, _GOLDEN), self._unit_salt))
-        step_hash = _mix(ops.add(ops.multiply(step, _GOLDEN), self._step_salt))
+        salts = ops.convert_to_tensor(self.salts, "int32")
+        unit_hash = _mix(ops.add(ops.multiply(units, _GOLDEN), salts[0]))
+        step_hash = _mix(ops.add(ops.multiply(step, _GOLDEN), salts[1]))
         sample_hash = _mix(ops.bitwise_xor(ops.cast(keys, "int32"), step_hash))
         bits = _mix(
             ops.bitwise_xor(

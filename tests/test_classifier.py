@@ -23,8 +23,12 @@ class TwoLayerNet(keras.Model):
     def __init__(self, n_classes=3, **kwargs):
         super().__init__(**kwargs)
         self.n_classes = n_classes
-        self.hidden = keras.layers.Dense(8, activation="relu")
-        self.out = keras.layers.Dense(n_classes)
+        self.hidden = keras.layers.Dense(
+            8, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(1)
+        )
+        self.out = keras.layers.Dense(
+            n_classes, kernel_initializer=keras.initializers.GlorotUniform(2)
+        )
 
     def call(self, inputs):
         return self.out(self.hidden(inputs))

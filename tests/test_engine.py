@@ -172,3 +172,31 @@ def test_tensorflow_optimizer_bypass_is_contained(blobs):
     assert "_backend_update_step" not in vars(clf.model_.optimizer)
     clf.set_params(warm_start=True).fit(X, y)
     assert "_backend_update_step" not in vars(clf.model_.optimizer)
+
+
+def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
+    """A fit that reuses another fit's compiled epoch trains to the same weights."""
+    from skce import _engine
+
+    module, _ = _engine._backend_module()
+    cache = getattr(module, "_EPOCH_CACHE", None)
+    if cache is None:
+        pytest.skip("this backend compiles nothing to reuse")
+    X, y = blobs
+    X = X.astype(np.float32)
+
+    def fit(learning_rate, seed):
+        clf = SparseCEMLPClassifier(
+            (8,), dropout=0.3, epochs=3, learning_rate=learning_rate, random_state=seed
+        )
+        return clf.fit(X, y).model_.get_weights()
+
+    cache.clear()
+    fresh = fit(0.01, 1)
+    cache.clear()
+    fit(0.5, 0)  # compiles the epoch for another seed and learning rate
+    assert len(cache) == 1
+    reused = fit(0.01, 1)
+    assert len(cache) == 1
+    for a, b in zip(fresh, reused, strict=True):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -53,14 +53,19 @@ def _backend_module():
     return importlib.import_module(_TRAINERS[name][0]), _TRAINERS[name][1]
 
 
-def make_trainer(model, optimizer, loss, data, batch_size):
+def make_trainer(model, optimizer, loss, data, batch_size, architecture_key=None):
     """Return the active backend's trainer for one fit.
 
     ``data`` is ``(x, y, w, keys)``: inputs, class indices, sample weights and
     the per-sample keys that skce's dropout draws its masks from.
+    ``architecture_key`` is a hashable description of the network that lets
+    fits of the same architecture reuse compiled code (None: derive one from
+    the model's config).
     """
     module, cls = _backend_module()
-    return getattr(module, cls)(model, optimizer, loss, data, batch_size)
+    return getattr(module, cls)(
+        model, optimizer, loss, data, batch_size, architecture_key
+    )
 
 
 def accelerator():

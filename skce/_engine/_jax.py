@@ -2,20 +2,19 @@
 
 import contextlib
 import inspect
-import json
 
 import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
 
+from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
 # architecture, optimizer and shapes (a GridSearchCV refit) reuses them.
-_EPOCH_CACHE = {}
-_EPOCH_CACHE_SIZE = 16
+_EPOCH_CACHE = LRUCache()
 
 
 class _Bound:
@@ -93,52 +92,6 @@ def _build_epoch(bound, loss, n_samples, batch_size):
     return jax.jit(epoch, donate_argnums=0), jax.jit(batch, donate_argnums=0)
 
 
-def _architecture(model) -> str:
-    """The model's config with what cannot change the compiled code removed.
-
-    Layer names (auto-numbered by Keras, so they differ between otherwise
-    identical models) become their position, and seeds are dropped: weights
-    are arguments of the compiled epoch, not constants in it.
-    """
-    canonical = {layer.name: f"layer{i}" for i, layer in enumerate(model.layers)}
-    canonical[model.name] = "model"
-
-    def clean(value):
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if k != "seed"}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        if isinstance(value, str):
-            return canonical.get(value, value)
-        return value
-
-    return json.dumps(clean(model.get_config()), sort_keys=True, default=repr)
-
-
-def _optimizer_signature(optimizer) -> str:
-    # The name is auto-numbered, and a constant learning rate is a variable
-    # in the optimizer state, an argument of the compiled epoch.
-    config = dict(optimizer.get_config())
-    config.pop("name", None)
-    if isinstance(config.get("learning_rate"), (int, float)):
-        config.pop("learning_rate")
-    return json.dumps(config, sort_keys=True, default=repr)
-
-
-def _cache_key(model, optimizer, loss, x, n_samples, batch_size):
-    return (
-        type(model).__name__,
-        _architecture(model),
-        _optimizer_signature(optimizer),
-        loss,
-        x.shape[1:],
-        str(x.dtype),
-        n_samples,
-        batch_size,
-        jax.config.jax_enable_x64,
-    )
-
-
 _CONVOLUTIONS = (
     keras.layers.Conv1D,
     keras.layers.Conv2D,
@@ -174,27 +127,19 @@ def _convolves_on_cpu(model) -> bool:
 class JaxTrainer(Trainer):
     """Carry weights through jitted epochs; write them back after each."""
 
-    def __init__(self, model, optimizer, loss, data, batch_size):
-        super().__init__(model, optimizer, loss, data, batch_size)
+    def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
+        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
         self._data = tuple(jnp.asarray(a) for a in data)
-        x = data[0]
-        try:
-            key = _cache_key(model, optimizer, loss, x, self.n_samples, batch_size)
-            hash(key)
-        except (TypeError, ValueError, NotImplementedError):
-            key = None
+        key = fit_key(model, optimizer, loss, data[0], architecture_key)
+        if key is not None:
+            key = (*key, self.n_samples, self.batch_size, jax.config.jax_enable_x64)
         self._by_step = _convolves_on_cpu(model)
-        if key is not None and key in _EPOCH_CACHE:
-            self._bound, self._epoch_fn, self._batch_fn = _EPOCH_CACHE[key]
-        else:
-            self._bound = _Bound()
-            self._epoch_fn, self._batch_fn = _build_epoch(
-                self._bound, loss, self.n_samples, batch_size
-            )
-            if key is not None:
-                if len(_EPOCH_CACHE) >= _EPOCH_CACHE_SIZE:
-                    _EPOCH_CACHE.pop(next(iter(_EPOCH_CACHE)))
-                _EPOCH_CACHE[key] = (self._bound, self._epoch_fn, self._batch_fn)
+        cached = _EPOCH_CACHE.lookup(key)
+        if cached is None:
+            bound = _Bound()
+            cached = (bound, *_build_epoch(bound, loss, self.n_samples, batch_size))
+            _EPOCH_CACHE.store(key, cached)
+        self._bound, self._epoch_fn, self._batch_fn = cached
 
     def _state(self):
         # Read from the variables each time: a callback may have changed them.

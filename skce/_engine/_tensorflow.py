@@ -1,11 +1,13 @@
-"""TensorFlow trainer: a whole epoch is one ``tf.function`` call."""
+"""TensorFlow trainer: a whole epoch is one call of a traced ``tf.function``."""
 
 import os
 import types
 
+import keras
 import tensorflow as tf
 from keras.src.optimizers.base_optimizer import BaseOptimizer
 
+from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer
 
@@ -27,58 +29,137 @@ def _honour_thread_limit():
 _honour_thread_limit()
 
 
-class TensorFlowTrainer(Trainer):
-    """Run epochs as a single graph; weights live in the model's variables."""
+# Traced training code, shared by every fit of an architecture.
+_EPOCH_CACHE = LRUCache()
 
-    def __init__(self, model, optimizer, loss, data, batch_size):
-        super().__init__(model, optimizer, loss, data, batch_size)
-        self._x, self._y, self._w, self._k = (tf.convert_to_tensor(a) for a in data)
-        self._unpatch = _update_without_merge_call(optimizer)
-        self._batch_fn = _per_model(
-            tf.function(self._step, reduce_retracing=True, autograph=False)
-        )
-        self._epoch_fn = _per_model(tf.function(self._epoch, autograph=False))
 
-    def _step(self, idx):
+class _Traced:
+    """Epoch and step functions traced on one model and optimizer.
+
+    The functions take the variables of the fit being trained as arguments:
+    each call copies them into the traced model, runs the steps and copies
+    the results back, inside the graph. With a private copy of a model as the
+    traced one, every later fit of the same architecture reuses the trace
+    (TensorFlow does not retrace for other variables of the same shapes) and
+    no fitted model is kept alive. A model that cannot be copied is traced
+    itself, for its own fit only.
+    """
+
+    def __init__(self, model, optimizer, loss, shared):
+        if shared:
+            model = _copy_model(model)
+            optimizer = optimizer.__class__.from_config(optimizer.get_config())
+            optimizer.build(model.trainable_variables)
+        self.model, self.optimizer, self.loss = model, optimizer, loss
+        self.shared = shared
+        self.variables = [v.value for v in _variables(model, optimizer)]
+        self.epoch = tf.function(self._epoch, autograph=False, reduce_retracing=True)
+        self.batch = tf.function(self._batch, autograph=False, reduce_retracing=True)
+
+    def _copy(self, sources, targets):
+        if self.shared:
+            for source, target in zip(sources, targets, strict=True):
+                target.assign(source)
+
+    def _step(self, data, idx):
+        x, y, w, k = (tf.gather(a, idx) for a in data)
         model = self.model
         variables = model.trainable_variables
-        with tf.GradientTape() as tape, sample_keys(tf.gather(self._k, idx)):
-            out = model(tf.gather(self._x, idx), training=True)
-            loss, weight_sum, correct = self.loss(
-                tf.gather(self._y, idx),
-                out,
-                tf.gather(self._w, idx),
-                variables,
-                model.losses,
-            )
+        with tf.GradientTape() as tape, sample_keys(k):
+            out = model(x, training=True)
+            loss, weight_sum, correct = self.loss(y, out, w, variables, model.losses)
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
-        return self.loss.totals(loss, weight_sum, correct)
+        return tf.cast(self.loss.totals(loss, weight_sum, correct), w.dtype)
 
-    def _epoch(self, perm):
-        n_full, rest = divmod(self.n_samples, self.batch_size)
-        bs = self.batch_size
-        dtype = self._w.dtype
+    def _epoch(self, variables, data, perm, batch_size):
+        self._copy(variables, self.variables)
+        n_full = tf.shape(perm)[0] // batch_size
+        zeros = tf.zeros((3,), data[2].dtype)
 
         def body(i, totals):
-            row = self._step(perm[i * bs : (i + 1) * bs])
-            return i + 1, totals + tf.cast(row, dtype)
+            row = self._step(data, perm[i * batch_size : (i + 1) * batch_size])
+            return i + 1, totals + row
 
-        _, totals = tf.while_loop(
-            lambda i, _: i < n_full, body, (tf.constant(0), tf.zeros((3,), dtype))
+        _, totals = tf.while_loop(lambda i, _: i < n_full, body, (0, zeros))
+        rest = perm[n_full * batch_size :]
+        totals = tf.cond(
+            tf.size(rest) > 0, lambda: totals + self._step(data, rest), lambda: totals
         )
-        if rest:
-            totals += tf.cast(self._step(perm[n_full * bs :]), dtype)
+        self._copy(self.variables, variables)
         return totals
+
+    def _batch(self, variables, data, idx):
+        self._copy(variables, self.variables)
+        totals = self._step(data, idx)
+        self._copy(self.variables, variables)
+        return totals
+
+
+class TensorFlowTrainer(Trainer):
+    """Run each epoch as one call of a traced graph, shared per architecture."""
+
+    def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
+        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
+        self._data = tuple(tf.convert_to_tensor(a) for a in data)
+        self._variables = [v.value for v in _variables(model, optimizer)]
+        self._batch_size = tf.constant(self.batch_size, tf.int32)
+        self._unpatch = lambda: None
+        key = None
+        if not tf.distribute.has_strategy():
+            key = fit_key(model, optimizer, loss, data[0], architecture_key)
+        traced = _EPOCH_CACHE.lookup(key)
+        if traced is not None and not _same_shapes(traced.variables, self._variables):
+            traced = None
+        if traced is None:
+            try:
+                traced = _Traced(model, optimizer, loss, shared=key is not None)
+            except (TypeError, ValueError):
+                # A model that cannot be copied is traced itself, for this fit.
+                traced, key = _Traced(model, optimizer, loss, shared=False), None
+            if traced.shared:
+                _update_without_merge_call(traced.optimizer)
+                _EPOCH_CACHE.store(key, traced)
+            else:
+                self._unpatch = _update_without_merge_call(optimizer)
+        self._traced = traced
 
     def close(self):
         self._unpatch()
 
     def run_epoch(self, perm):
-        return self._epoch_fn(tf.constant(perm, dtype=tf.int32)).numpy()
+        perm = tf.constant(perm, dtype=tf.int32)
+        return self._traced.epoch(
+            self._variables, self._data, perm, self._batch_size
+        ).numpy()
 
     def run_batch(self, idx):
-        return self._batch_fn(tf.constant(idx, dtype=tf.int32)).numpy()
+        idx = tf.constant(idx, dtype=tf.int32)
+        return self._traced.batch(self._variables, self._data, idx).numpy()
+
+
+def _variables(model, optimizer) -> list:
+    """Everything a training step reads and writes, in a fixed order."""
+    return [
+        *model.trainable_variables,
+        *model.non_trainable_variables,
+        *optimizer.variables,
+    ]
+
+
+def _same_shapes(ours, theirs) -> bool:
+    return len(ours) == len(theirs) and all(
+        a.shape == b.shape and a.dtype == b.dtype
+        for a, b in zip(ours, theirs, strict=True)
+    )
+
+
+def _copy_model(model):
+    """A private structural copy of a model, for tracing training code on."""
+    copied = keras.models.clone_model(model)
+    if not copied.built or len(copied.weights) != len(model.weights):
+        raise ValueError("the copy of the model is not built like the model")
+    return copied
 
 
 def _update_without_merge_call(optimizer):

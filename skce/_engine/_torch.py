@@ -11,8 +11,8 @@ from skce._engine._trainer import Trainer
 class TorchTrainer(Trainer):
     """Step through the mini-batches eagerly; data stays on the device."""
 
-    def __init__(self, model, optimizer, loss, data, batch_size):
-        super().__init__(model, optimizer, loss, data, batch_size)
+    def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
+        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
         self._x, self._y, self._w, self._k = (ops.convert_to_tensor(a) for a in data)
 
     def run_batch(self, idx):

@@ -11,7 +11,7 @@ class Trainer:
     weighted_correct]`` summed over the steps they ran.
     """
 
-    def __init__(self, model, optimizer, loss, data, batch_size):
+    def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
