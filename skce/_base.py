@@ -6,6 +6,7 @@ estimator adds its own parameters and ``_build_model``.
 """
 
 import copy
+import functools
 import pickle
 import random
 import warnings
@@ -50,14 +51,19 @@ OPTIMIZERS.update({name.lower(): cls for name, cls in list(OPTIMIZERS.items())})
 
 _SEED_MAX = 2**31 - 1
 
+#: The float types and Keras mixed-precision policies a network trains in.
+DTYPES = ("float32", "float64", "mixed_float16", "mixed_bfloat16")
+
 # Parameters that never change the network's compiled training code: the
-# learning rate and the optimizer state are inputs of it, and the rest act
-# outside it. Everything else keys the reuse of compiled epochs.
+# learning rate and the optimizer state are inputs of it, the optimizer is
+# keyed by the engine from its config, and the rest act outside it. Every
+# other parameter keys the reuse of compiled epochs.
 _NOT_ARCHITECTURE = frozenset(
     {
         "epochs",
         "batch_size",
         "learning_rate",
+        "optimizer",
         "shuffle",
         "validation_split",
         "early_stopping",
@@ -91,7 +97,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         "patience": [Interval(Integral, 0, None, closed="left")],
         "callbacks": [list, tuple, None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "dtype": [StrOptions({"float32", "float64"}), None],
+        "dtype": [StrOptions(set(DTYPES)), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -241,7 +247,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         y = _check_targets(y)
         classes_ = self._fit_classes(y, partial, classes, continuing)
         y_index = _encode(y, classes_, "y")
-        dtype = self.model_.compute_dtype if continuing else self._compute_dtype(X)
+        dtype = _policy(self.model_) if continuing else self._compute_dtype(X)
         weights = self._sample_weights(
             sample_weight, X, y_index, classes_, one_class_ok=partial
         )
@@ -250,12 +256,12 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             "n_classes_": len(classes_),
             "classes_": classes_,
             "input_shape": self._model_input(X[:1]).shape[1:],
-            "X_dtype_": dtype,
+            "X_dtype_": _input_dtype(dtype),
         }
         self._check_params(meta)
         rng = check_random_state(self.random_state)
         build_seed, shuffle_seed, split_seed = rng.randint(_SEED_MAX, size=3)
-        x = self._model_input(X).astype(dtype, copy=False)
+        x = self._model_input(X).astype(_input_dtype(dtype), copy=False)
         if validation_data is not None:
             val = self._validation_data(validation_data, classes_, dtype)
         else:
@@ -277,7 +283,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             # partial_fit trains on each mini-batch whole, as MLPClassifier does.
             if val is None and self.validation_split and not partial:
                 data, val = _split_validation(data, self.validation_split, split_seed)
-            optimizer = self._fit_optimizer(model, continuing)
+            optimizer = self._fit_optimizer(model, continuing, dtype)
             from_logits = _emits_logits(model)
             loss = _engine.SparseCELoss(
                 from_logits=from_logits,
@@ -360,13 +366,23 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _make_optimizer(self) -> keras.optimizers.Optimizer:
+    def _make_optimizer(self, dtype: str) -> keras.optimizers.Optimizer:
         if isinstance(self.optimizer, str):
-            return OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
-        # A fresh copy, so no state leaks between fits or clones.
-        return self.optimizer.__class__.from_config(self.optimizer.get_config())
+            optimizer = OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
+        else:
+            # A fresh copy, so no state leaks between fits or clones.
+            optimizer = self.optimizer.__class__.from_config(
+                self.optimizer.get_config()
+            )
+        if dtype == "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            # float16 gradients underflow without loss scaling; Keras's own
+            # compile() wraps the optimizer the same way under this policy.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
-    def _fit_optimizer(self, model, continuing):
+    def _fit_optimizer(self, model, continuing, dtype):
         """The optimizer of this fit, compiled into ``model``.
 
         A continuing fit (``warm_start`` or ``partial_fit``) keeps the fitted
@@ -379,7 +395,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             if isinstance(rate, (int, float)):
                 optimizer.learning_rate = rate
             return optimizer
-        optimizer = self._make_optimizer()
+        optimizer = self._make_optimizer(dtype)
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.SparseCategoricalCrossentropy(
@@ -470,7 +486,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         wv = _check_sample_weight(
             wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
         )
-        return self._model_input(Xv).astype(dtype, copy=False), yv_index, wv
+        x_val = self._model_input(Xv).astype(_input_dtype(dtype), copy=False)
+        return x_val, yv_index, wv
 
     def _architecture_key(self, meta: dict, dtype: str):
         """A hashable description of the network this estimator builds.
@@ -533,14 +550,18 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Inference
 
-    def _forward(self, kind, X):
+    def _forward(self, kind, X, k=None):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        dtype = self.model_.compute_dtype
-        x = self._model_input(X).astype(dtype, copy=False)
-        fn = _OUTPUTS[kind][_emits_logits(self.model_)]
+        dtype = _policy(self.model_)
+        x = self._model_input(X).astype(_input_dtype(dtype), copy=False)
+        from_logits = _emits_logits(self.model_)
+        if kind == "top_k":
+            fn, key = functools.partial(_top_k, k, from_logits), ("top_k", k)
+        else:
+            fn, key = _OUTPUTS[kind][from_logits], kind
         with _engine.precision(dtype, build=False):
-            return _engine.forward(self.model_, kind, fn, x)
+            return _engine.forward(self.model_, key, fn, x)
 
     def predict(self, X):
         """Predict class labels, taking the argmax chunk by chunk.
@@ -588,6 +609,40 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._forward("log_proba", X)
 
+    def predict_top_k(self, X, k=5):
+        """The ``k`` most likely labels of each sample, with their probabilities.
+
+        Computed chunk by chunk: no ``(n_samples, n_classes)`` array is ever
+        held, so it suits vocabularies of thousands of classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        k : int, default=5
+            How many labels per sample, at most ``n_classes``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, k)
+            Labels, most likely first, of the same kind as ``classes_``.
+        proba : ndarray of shape (n_samples, k)
+            Their probabilities, in decreasing order.
+        """
+        check_is_fitted(self)
+        n_classes = len(self.classes_)
+        if (
+            isinstance(k, bool)
+            or not isinstance(k, Integral)
+            or not 1 <= k <= n_classes
+        ):
+            raise ValueError(
+                f"k must be an integer from 1 to n_classes={n_classes}. "
+                f"Received: k={k!r}."
+            )
+        out = self._forward("top_k", X, int(k))
+        return self.classes_[out[:, k:].astype(np.int64)], out[:, :k]
+
     # ------------------------------------------------------------------
     # Persistence
 
@@ -598,7 +653,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             model = state.pop("model_")
             # Keras pickles the model (architecture, weights, optimizer state);
             # keep its float type so loading can restore it exactly.
-            state["_pickled_model"] = (model.compute_dtype, pickle.dumps(model))
+            state["_pickled_model"] = (_policy(model), pickle.dumps(model))
         return state
 
     def __setstate__(self, state):
@@ -625,16 +680,42 @@ def _argmax(out):
     return keras.ops.argmax(out, axis=-1)
 
 
-def _identity(out):
-    return out
+def _proba(out):
+    return _engine.widen(out)
+
+
+def _proba_from_logits(out):
+    return keras.ops.softmax(_engine.widen(out))
+
+
+def _log_proba(out):
+    return keras.ops.log(_engine.widen(out))
+
+
+def _log_proba_from_logits(out):
+    return keras.ops.log_softmax(_engine.widen(out))
+
+
+def _top_k(k, from_logits, out):
+    """The ``k`` largest probabilities and their class indices, side by side.
+
+    Indices travel as floats beside the probabilities so that one array comes
+    back per chunk; float32 holds every integer below 2**24 exactly, far more
+    classes than a network has.
+    """
+    proba = _proba_from_logits(out) if from_logits else _proba(out)
+    values, indices = keras.ops.top_k(proba, k)
+    return keras.ops.concatenate(
+        [values, keras.ops.cast(indices, values.dtype)], axis=-1
+    )
 
 
 # For each output kind: the function to apply to probabilities (False) or to
 # logits (True) as the model emits them.
 _OUTPUTS = {
     "argmax": {False: _argmax, True: _argmax},
-    "proba": {False: _identity, True: keras.ops.softmax},
-    "log_proba": {False: keras.ops.log, True: keras.ops.log_softmax},
+    "proba": {False: _proba, True: _proba_from_logits},
+    "log_proba": {False: _log_proba, True: _log_proba_from_logits},
 }
 
 
@@ -760,8 +841,19 @@ def _copy_callback(callback):
     return callback
 
 
+def _policy(model) -> str:
+    """The float type or mixed policy a fitted model trains in."""
+    return model.dtype_policy.name
+
+
+def _input_dtype(dtype: str) -> str:
+    """The float type of the data fed to a network trained in ``dtype``."""
+    return "float32" if dtype.startswith("mixed") else dtype
+
+
 def _same_optimizer(current, param) -> bool:
     """Whether the fitted optimizer is the one the ``optimizer`` parameter makes."""
+    current = getattr(current, "inner_optimizer", current)
     if isinstance(param, str):
         return type(current) is OPTIMIZERS[param]
     if type(current) is not type(param):
@@ -824,7 +916,7 @@ def _snapshot(model):
 
 def _restore(model, snapshot):
     weights, optimizer, opt_vars = snapshot
-    with _engine.precision(model.compute_dtype):
+    with _engine.precision(_policy(model)):
         model.set_weights(weights)
         if optimizer is not None and model.optimizer is not optimizer:
             # A warm-start fit compiled a new optimizer: put the old one back.
@@ -899,10 +991,14 @@ TRAINING_PARAMETERS_DOC = """\
         by their ``sample_weight``; ``partial_fit`` rejects it, as
         ``SGDClassifier`` does (pass the weights of the whole data as a dict).
 
-    dtype : {{"float32", "float64"}} or None, default=None
+    dtype : {{"float32", "float64", "mixed_float16", "mixed_bfloat16"}} or \
+None, default=None
         Float type of the network and its computation. None follows X:
         float32 input trains in float32 (the fast choice, especially on a
         GPU), anything else in float64 (exact, as scikit-learn computes).
+        The mixed policies are Keras's: float16 or bfloat16 computation with
+        float32 weights, loss and outputs (float16 with loss scaling); on a
+        GPU with tensor cores they are the fastest.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, shuffling and the validation

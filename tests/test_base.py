@@ -403,3 +403,44 @@ def test_early_stopping_on_accuracy_keeps_best_epoch(blobs):
     # It stops at the first epoch whose accuracy is not higher than the best.
     assert all(b > a for a, b in zip(accuracy[:-2], accuracy[1:-1], strict=True))
     assert accuracy[-1] <= max(accuracy[:-1])
+
+
+# ----------------------------------------------------------------------
+# Mixed precision and top-k
+
+
+@pytest.mark.parametrize("dtype", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_and_predicts(dtype, blobs):
+    """A mixed policy computes in half precision with float32 weights and outputs."""
+    X, y = blobs
+    X = (X - X.mean(0)) / X.std(0)
+    clf = SparseCEMLPClassifier(
+        (16,), epochs=40, learning_rate=0.01, random_state=0, dtype=dtype
+    ).fit(X, y)
+    assert clf.model_.dtype_policy.name == dtype
+    assert clf.model_.compute_dtype == dtype.removeprefix("mixed_")
+    assert all(w.dtype == np.float32 for w in clf.model_.get_weights())
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float32
+    assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert clf.score(X, y) > 0.9
+    assert isinstance(clf.model_.optimizer, keras.optimizers.LossScaleOptimizer) == (
+        dtype == "mixed_float16"
+    )
+
+
+def test_predict_top_k(blobs):
+    """Top-k labels and probabilities agree with predict_proba, best first."""
+    X, y = blobs
+    labels = np.array(["ant", "bee", "cat"])
+    clf = fast(SparseCEMLPClassifier).fit(X, labels[y])
+    top, proba = clf.predict_top_k(X, k=2)
+    full = clf.predict_proba(X)
+    order = np.argsort(-full, axis=1)[:, :2]
+    assert top.shape == proba.shape == (len(X), 2)
+    assert_array_equal(top, clf.classes_[order])
+    assert_allclose(proba, np.take_along_axis(full, order, axis=1), rtol=1e-6)
+    assert_array_equal(top[:, 0], clf.predict(X))
+    for k in (0, 4, 1.5, True):
+        with pytest.raises(ValueError, match="k must be an integer from 1 to"):
+            clf.predict_top_k(X, k=k)

@@ -15,7 +15,7 @@ import numpy as np
 
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
 from skce._engine._loop import needs_batch_hooks, run_epochs
-from skce._engine._loss import SparseCELoss, batch_metrics
+from skce._engine._loss import SparseCELoss, batch_metrics, widen
 
 __all__ = [
     "SparseCELoss",
@@ -29,6 +29,7 @@ __all__ = [
     "row_keys",
     "run_epochs",
     "sample_keys",
+    "widen",
 ]
 
 _TRAINERS = {
@@ -81,7 +82,8 @@ _GLOBAL_DTYPE_LOCK = threading.RLock()
 
 @contextlib.contextmanager
 def precision(dtype: str, *, build: bool = True):
-    """Run models in ``dtype``; with ``build``, also build them in it.
+    """Run models in ``dtype`` (a float type or mixed policy); with ``build``,
+    also build them in it.
 
     ``build=True`` sets Keras's global float type and dtype policy for the
     duration (under a lock) and restores them after. Inference passes
@@ -99,7 +101,8 @@ def precision(dtype: str, *, build: bool = True):
         if build:
             stack.enter_context(_GLOBAL_DTYPE_LOCK)
             floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-            keras.config.set_floatx(dtype)
+            # A mixed policy keeps float32 variables (Keras's floatx).
+            keras.config.set_floatx("float32" if dtype.startswith("mixed") else dtype)
             keras.config.set_dtype_policy(dtype)
             stack.callback(keras.config.set_dtype_policy, policy)
             stack.callback(keras.config.set_floatx, floatx)

@@ -10,7 +10,7 @@ import numpy as np
 
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
-from skce._engine._trainer import Trainer
+from skce._engine._trainer import Trainer, scale_loss
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
 # architecture, optimizer and shapes (a GridSearchCV refit) reuses them.
@@ -46,7 +46,7 @@ def _training_kwargs(model, training: bool) -> dict:
 
 
 def _build_epoch(bound, loss, n_samples, batch_size):
-    def objective(tv, ntv, xb, yb, wb, kb):
+    def objective(tv, ntv, ov, xb, yb, wb, kb):
         with sample_keys(kb):
             out, ntv, losses = bound.model.stateless_call(
                 tv,
@@ -56,15 +56,20 @@ def _build_epoch(bound, loss, n_samples, batch_size):
                 **_training_kwargs(bound.model, True),
             )
         value, weight_sum, correct = loss(yb, out, wb, tv, losses)
-        return value, (ntv, weight_sum, correct)
+        # A loss-scaling optimizer (mixed float16) differentiates the scaled
+        # loss; its scale is optimizer state, read from this step's values.
+        mapping = list(zip(bound.optimizer.variables, ov, strict=True))
+        with keras.StatelessScope(state_mapping=mapping):
+            scaled = scale_loss(bound.optimizer, value)
+        return scaled, (value, ntv, weight_sum, correct)
 
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
+    grad_fn = jax.grad(objective, has_aux=True)
 
     def step(state, data, idx):
         tv, ntv, ov = state
         x, y, w, k = data
-        (value, (ntv, weight_sum, correct)), grads = grad_fn(
-            tv, ntv, x[idx], y[idx], w[idx], k[idx]
+        grads, (value, ntv, weight_sum, correct) = grad_fn(
+            tv, ntv, ov, x[idx], y[idx], w[idx], k[idx]
         )
         tv, ov = bound.optimizer.stateless_apply(ov, grads, tv)
         row = loss.totals(value, weight_sum, correct).astype(w.dtype)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import keras
 from keras import ops
 
 
@@ -31,6 +32,7 @@ class SparseCELoss:
 
     def __call__(self, y, out, w, trainable, extra_losses=()):
         """Return ``(loss, weight_sum, weighted_correct)`` for one batch."""
+        out = widen(out)
         w = ops.cast(w, out.dtype)
         per_sample = ops.sparse_categorical_crossentropy(
             y, out, from_logits=self.from_logits
@@ -54,8 +56,16 @@ class SparseCELoss:
         return ops.stack([loss * weight_sum, weight_sum, correct])
 
 
+def widen(out):
+    """Half-precision outputs (mixed precision) go to float32 for the loss."""
+    if keras.backend.standardize_dtype(out.dtype) in ("float16", "bfloat16"):
+        return ops.cast(out, "float32")
+    return out
+
+
 def batch_metrics(out, y, w, from_logits):
     """Weighted loss sum, weight sum and weighted hits of a validation chunk."""
+    out = widen(out)
     w = ops.cast(w, out.dtype)
     per_sample = ops.cast(
         ops.sparse_categorical_crossentropy(y, out, from_logits=from_logits), out.dtype

@@ -9,7 +9,7 @@ from keras.src.optimizers.base_optimizer import BaseOptimizer
 
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
-from skce._engine._trainer import Trainer
+from skce._engine._trainer import Trainer, scale_loss
 
 
 def _honour_thread_limit():
@@ -68,7 +68,8 @@ class _Traced:
         with tf.GradientTape() as tape, sample_keys(k):
             out = model(x, training=True)
             loss, weight_sum, correct = self.loss(y, out, w, variables, model.losses)
-        grads = tape.gradient(loss, variables)
+            scaled = scale_loss(self.optimizer, loss)
+        grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
         return tf.cast(self.loss.totals(loss, weight_sum, correct), w.dtype)
 
@@ -174,16 +175,20 @@ def _update_without_merge_call(optimizer):
     and put back when the fit ends (tests/test_engine.py fails loudly if Keras
     renames either method). Returns the function that undoes it.
     """
-    if tf.distribute.has_strategy() or not hasattr(
-        type(optimizer), "_backend_update_step"
-    ):
+    if tf.distribute.has_strategy():
         return lambda: None
-    optimizer._backend_update_step = types.MethodType(
-        BaseOptimizer._backend_update_step, optimizer
-    )
+    # A loss-scaling optimizer updates through the optimizer it wraps.
+    patched = [
+        o
+        for o in (optimizer, getattr(optimizer, "inner_optimizer", None))
+        if o is not None and hasattr(type(o), "_backend_update_step")
+    ]
+    for o in patched:
+        o._backend_update_step = types.MethodType(BaseOptimizer._backend_update_step, o)
 
     def undo():
-        optimizer.__dict__.pop("_backend_update_step", None)
+        for o in patched:
+            o.__dict__.pop("_backend_update_step", None)
 
     return undo
 

@@ -5,7 +5,7 @@ import torch
 from keras import ops
 
 from skce._engine._keys import sample_keys
-from skce._engine._trainer import Trainer
+from skce._engine._trainer import Trainer, scale_loss
 
 
 class TorchTrainer(Trainer):
@@ -25,7 +25,7 @@ class TorchTrainer(Trainer):
             self._y[idx], out, self._w[idx], variables, model.losses
         )
         model.zero_grad()
-        loss.backward()
+        scale_loss(self.optimizer, loss).backward()
         grads = [v.value.grad for v in variables]
         with torch.no_grad():
             self.optimizer.apply(grads, variables)

@@ -43,6 +43,12 @@ class Trainer:
         return totals
 
 
+def scale_loss(optimizer, loss):
+    """The loss to differentiate: scaled when the optimizer scales losses."""
+    scale = getattr(optimizer, "scale_loss", None)
+    return loss if scale is None else scale(loss)
+
+
 def logs_from_totals(totals):
     """Turn summed step results into Keras-style epoch logs."""
     loss_sum, weight_sum, correct = (float(t) for t in totals)
