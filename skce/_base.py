@@ -285,6 +285,10 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 data, val = _split_validation(data, self.validation_split, split_seed)
             optimizer = self._fit_optimizer(model, continuing, dtype)
             from_logits = _emits_logits(model)
+            if continuing:
+                arch_key = getattr(self, "_architecture_key_", None)
+            else:
+                arch_key = self._architecture_key(meta, dtype)
             loss = _engine.SparseCELoss(
                 from_logits=from_logits,
                 alpha=float(self.alpha),
@@ -292,14 +296,9 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             )
             evaluate = None
             if val is not None:
-                evaluate = _validation_scorer(model, from_logits, *val)
+                evaluate = _validation_scorer(model, from_logits, arch_key, *val)
             with _engine.make_trainer(
-                model,
-                optimizer,
-                loss,
-                data,
-                self._batch_size(len(data[0])),
-                self._architecture_key(meta, dtype),
+                model, optimizer, loss, data, self._batch_size(len(data[0])), arch_key
             ) as trainer:
                 history, n_iter = _engine.run_epochs(
                     trainer,
@@ -319,6 +318,9 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             self.n_iter_ = n_iter
         self.classes_ = classes_
         self.model_ = model
+        # Describes model_ (not the parameters, which may change after fit):
+        # lets inference share compiled code between models of this network.
+        self._architecture_key_ = arch_key
 
     def _fit_classes(self, y, partial, classes, continuing) -> np.ndarray:
         """The classes of this fit, checked against ``classes`` and earlier calls."""
@@ -561,7 +563,13 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         else:
             fn, key = _OUTPUTS[kind][from_logits], kind
         with _engine.precision(dtype, build=False):
-            return _engine.forward(self.model_, key, fn, x)
+            return _engine.forward(
+                self.model_,
+                key,
+                fn,
+                x,
+                architecture_key=getattr(self, "_architecture_key_", None),
+            )
 
     def predict(self, X):
         """Predict class labels, taking the argmax chunk by chunk.
@@ -926,13 +934,20 @@ def _restore(model, snapshot):
                 variable.assign(value)
 
 
-def _validation_scorer(model, from_logits, x_val, y_val, w_val):
+def _validation_scorer(model, from_logits, architecture_key, x_val, y_val, w_val):
     def fn(out, y, w):
         return _engine.batch_metrics(out, y, w, from_logits)
 
     def evaluate():
         loss_sum, weight_sum, correct = _engine.forward(
-            model, "metrics", fn, x_val, y_val, w_val, reduce="sum"
+            model,
+            "metrics",
+            fn,
+            x_val,
+            y_val,
+            w_val,
+            reduce="sum",
+            architecture_key=architecture_key,
         )
         weight_sum = max(float(weight_sum), 1e-12)
         return {

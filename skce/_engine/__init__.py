@@ -13,6 +13,7 @@ import weakref
 import keras
 import numpy as np
 
+from skce._engine._cache import CACHE_SIZE, LRUCache
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
 from skce._engine._loop import needs_batch_hooks, run_epochs
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
@@ -42,6 +43,7 @@ _TRAINERS = {
 PREDICT_CHUNK = 1024
 
 _FORWARD_CACHE = weakref.WeakKeyDictionary()
+_SHARED_FORWARD = LRUCache(4 * CACHE_SIZE)
 
 
 def _backend_module():
@@ -109,21 +111,30 @@ def precision(dtype: str, *, build: bool = True):
         yield
 
 
-def forward(model, key, fn, x, *extra, reduce=None):
+def forward(model, key, fn, x, *extra, reduce=None, architecture_key=None):
     """Apply ``fn(model(chunk), *extra_chunk)`` chunk by chunk.
 
-    The compiled function is cached per model under ``key``. Results are
-    concatenated, or summed when ``reduce == "sum"`` (for metrics), so only one
-    chunk's outputs exist on the device at a time.
+    The compiled function is cached per model under ``key``, or, where the
+    backend compiles code that any model of an architecture can run and
+    ``architecture_key`` names the architecture, shared by all such models.
+    Results are concatenated, or summed when ``reduce == "sum"`` (for
+    metrics), so only one chunk's outputs exist on the device at a time.
     """
     module, _ = _backend_module()
-    per_model = _FORWARD_CACHE.setdefault(model, {})
-    if key not in per_model:
-        # The compiled function must not hold the model strongly: as a value
-        # of this weak-keyed cache it would keep its own key, and every fitted
-        # model, alive.
-        per_model[key] = module.compile_forward(weakref.proxy(model), fn)
-    compiled = per_model[key]
+    if architecture_key is not None and getattr(module, "SHARES_FORWARD", False):
+        shared_key = (architecture_key, key)
+        compiled = _SHARED_FORWARD.lookup(shared_key)
+        if compiled is None:
+            compiled = module.compile_forward(None, fn)
+            _SHARED_FORWARD.store(shared_key, compiled)
+    else:
+        per_model = _FORWARD_CACHE.setdefault(model, {})
+        if key not in per_model:
+            # The compiled function must not hold the model strongly: as a
+            # value of this weak-keyed cache it would keep its own key, and
+            # every fitted model, alive.
+            per_model[key] = module.compile_forward(weakref.proxy(model), fn)
+        compiled = per_model[key]
     pad = keras.backend.backend() == "jax"
     parts = []
     for start in range(0, x.shape[0], PREDICT_CHUNK):

@@ -2,6 +2,7 @@
 
 import contextlib
 import inspect
+import threading
 
 import jax
 import jax.numpy as jnp
@@ -194,19 +195,43 @@ def accelerator():
     return backend if backend in ("gpu", "tpu") else None
 
 
+# Inference code is pure in (weights, data) too: models of one architecture
+# share it when the caller keys it by architecture.
+SHARES_FORWARD = True
+
+
+class _Forward:
+    """``fn(model(x), *extra)`` jitted with the weights as arguments.
+
+    The model is looked up when tracing, in the calling thread, so one
+    compiled function serves every model of the architecture it was traced
+    for, and holds none of them.
+    """
+
+    def __init__(self, fn):
+        self._local = threading.local()
+
+        def forward(tv, ntv, x, *extra):
+            model = self._local.model
+            out, _ = model.stateless_call(tv, ntv, x, **_training_kwargs(model, False))
+            return fn(out, *extra)
+
+        self._jitted = jax.jit(forward)
+
+    def __call__(self, model, x, *extra):
+        self._local.model = model
+        try:
+            tv = [v.value for v in model.trainable_variables]
+            ntv = [v.value for v in model.non_trainable_variables]
+            return self._jitted(tv, ntv, jnp.asarray(x), *extra)
+        finally:
+            self._local.model = None
+
+
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
-
-    kwargs = _training_kwargs(model, False)
-
-    def forward(tv, ntv, x, *extra):
-        out, _ = model.stateless_call(tv, ntv, x, **kwargs)
-        return fn(out, *extra)
-
-    return jax.jit(forward)
+    return _Forward(fn)
 
 
 def call_forward(model, compiled, x, *extra):
-    tv = [v.value for v in model.trainable_variables]
-    ntv = [v.value for v in model.non_trainable_variables]
-    return np.asarray(compiled(tv, ntv, jnp.asarray(x), *extra))
+    return np.asarray(compiled(model, x, *extra))
