@@ -2,6 +2,7 @@
 
 from skce._classifier import SparseCEClassifier
 from skce._cnn import SparseCECNNClassifier
+from skce._engine import data_budget, set_data_budget
 from skce._mlp import SparseCEMLPClassifier
 
 __version__ = "0.1.0"
@@ -11,4 +12,6 @@ __all__ = [
     "SparseCECNNClassifier",
     "SparseCEMLPClassifier",
     "__version__",
+    "data_budget",
+    "set_data_budget",
 ]

@@ -261,7 +261,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         self._check_params(meta)
         rng = check_random_state(self.random_state)
         build_seed, shuffle_seed, split_seed = rng.randint(_SEED_MAX, size=3)
-        x = self._model_input(X).astype(_input_dtype(dtype), copy=False)
+        # A memory-mapped X stays on disk: rows are read as training needs them.
+        x = _engine.host_rows(self._model_input(X), _input_dtype(dtype))
         if validation_data is not None:
             val = self._validation_data(validation_data, classes_, dtype)
         else:
@@ -488,7 +489,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         wv = _check_sample_weight(
             wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
         )
-        x_val = self._model_input(Xv).astype(_input_dtype(dtype), copy=False)
+        x_val = _engine.host_rows(self._model_input(Xv), _input_dtype(dtype))
         return x_val, yv_index, wv
 
     def _architecture_key(self, meta: dict, dtype: str):
@@ -556,7 +557,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dtype = _policy(self.model_)
-        x = self._model_input(X).astype(_input_dtype(dtype), copy=False)
+        x = _engine.host_rows(self._model_input(X), _input_dtype(dtype))
         from_logits = _emits_logits(self.model_)
         if kind == "top_k":
             fn, key = functools.partial(_top_k, k, from_logits), ("top_k", k)
@@ -899,7 +900,11 @@ def _split_validation(data, validation_split, seed):
         )
     except ValueError:
         train, val = train_test_split(index, test_size=n_val, random_state=seed)
-    return tuple(a[train] for a in data), (x[val], y_index[val], weights[val])
+
+    def rows(a, index):
+        return a.subset(index) if isinstance(a, _engine.HostRows) else a[index]
+
+    return tuple(rows(a, train) for a in data), tuple(rows(a, val) for a in data[:3])
 
 
 def _warn_float64_on_accelerator() -> None:

@@ -17,9 +17,21 @@ from skce._engine._cache import CACHE_SIZE, LRUCache
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
 from skce._engine._loop import needs_batch_hooks, run_epochs
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
+from skce._engine._stream import (
+    HostRows,
+    data_budget,
+    get_data_budget,
+    host_rows,
+    set_data_budget,
+)
 
 __all__ = [
+    "HostRows",
     "SparseCELoss",
+    "data_budget",
+    "get_data_budget",
+    "host_rows",
+    "set_data_budget",
     "accelerator",
     "batch_metrics",
     "current_sample_keys",

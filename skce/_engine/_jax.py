@@ -134,18 +134,38 @@ class JaxTrainer(Trainer):
     """Carry weights through jitted epochs; write them back after each."""
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
-        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
-        self._data = tuple(jnp.asarray(a) for a in data)
-        key = fit_key(model, optimizer, loss, data[0], architecture_key)
-        if key is not None:
-            key = (*key, self.n_samples, self.batch_size, jax.config.jax_enable_x64)
+        self._loss = loss
+        self._key = fit_key(model, optimizer, loss, data[0], architecture_key)
         self._by_step = _convolves_on_cpu(model)
-        cached = _EPOCH_CACHE.lookup(key)
-        if cached is None:
-            bound = _Bound()
-            cached = (bound, *_build_epoch(bound, loss, self.n_samples, batch_size))
-            _EPOCH_CACHE.store(key, cached)
-        self._bound, self._epoch_fn, self._batch_fn = cached
+        self._compiled = {}
+        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
+
+    def _functions(self, n_samples):
+        """The bound model slot and the epoch and step functions for n rows."""
+        if n_samples not in self._compiled:
+            key = self._key
+            if key is not None:
+                key = (*key, n_samples, self.batch_size, jax.config.jax_enable_x64)
+            cached = _EPOCH_CACHE.lookup(key)
+            if cached is None:
+                bound = _Bound()
+                epoch, batch = _build_epoch(
+                    bound, self._loss, n_samples, min(self.batch_size, n_samples)
+                )
+                cached = (bound, epoch, batch)
+                _EPOCH_CACHE.store(key, cached)
+            self._compiled[n_samples] = cached
+        return self._compiled[n_samples]
+
+    def device_budget(self):
+        if accelerator() is None:
+            return None
+        stats = jax.devices()[0].memory_stats() or {}
+        limit = stats.get("bytes_limit")
+        return int(limit * 0.25) if limit else None
+
+    def to_device(self, arrays):
+        return tuple(jnp.asarray(a) for a in arrays)
 
     def _state(self):
         # Read from the variables each time: a callback may have changed them.
@@ -165,27 +185,25 @@ class JaxTrainer(Trainer):
             for variable, value in zip(variables, values, strict=True):
                 variable.assign(value)
 
-    def run_epoch(self, perm):
-        with self._bound.to(self.model, self.optimizer):
+    def epoch_on(self, data, perm):
+        bound, epoch_fn, batch_fn = self._functions(len(perm))
+        with bound.to(self.model, self.optimizer):
             if self._by_step:
                 state, totals = self._state(), 0.0
                 for idx in self.batches(perm):
-                    state, row = self._batch_fn(
-                        state, self._data, jnp.asarray(idx, jnp.int32)
-                    )
+                    state, row = batch_fn(state, data, jnp.asarray(idx, jnp.int32))
                     totals = totals + row
             else:
-                state, totals = self._epoch_fn(
-                    self._state(), self._data, jnp.asarray(perm, jnp.int32)
+                state, totals = epoch_fn(
+                    self._state(), data, jnp.asarray(perm, jnp.int32)
                 )
         self._store(state)
         return np.asarray(totals)
 
-    def run_batch(self, idx):
-        with self._bound.to(self.model, self.optimizer):
-            state, totals = self._batch_fn(
-                self._state(), self._data, jnp.asarray(idx, jnp.int32)
-            )
+    def batch_on(self, data, idx):
+        bound, _, batch_fn = self._functions(self.n_samples)
+        with bound.to(self.model, self.optimizer):
+            state, totals = batch_fn(self._state(), data, jnp.asarray(idx, jnp.int32))
         self._store(state)
         return np.asarray(totals)
 

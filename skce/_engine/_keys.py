@@ -14,8 +14,8 @@ import threading
 import numpy as np
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-# Rows hashed per block: bounds the temporary copies to a few tens of MB.
-_BLOCK_ROWS = 4096
+# Bytes of 64-bit words hashed per block: bounds the temporary copies.
+_BLOCK_BYTES = 8 << 20
 
 _STATE = threading.local()
 
@@ -38,13 +38,15 @@ def row_keys(x) -> np.ndarray:
     order), passed through a finaliser.
     """
     n = x.shape[0]
-    flat = np.reshape(x, (n, -1))
-    n_words = 2 * flat.shape[1]
+    n_words = 2 * int(np.prod(x.shape[1:], dtype=np.int64))
     with np.errstate(over="ignore"):
         multipliers = _splitmix64(np.arange(n_words, dtype=np.uint64)) | np.uint64(1)
         keys = np.empty(n, dtype=np.uint64)
-        for start in range(0, n, _BLOCK_ROWS):
-            block = np.ascontiguousarray(flat[start : start + _BLOCK_ROWS], np.float64)
+        rows = max(1, _BLOCK_BYTES // (8 * max(1, n_words)))
+        # Block by block, so a memory-mapped X is read, never held, whole.
+        for start in range(0, n, rows):
+            block = np.asarray(x[start : start + rows])
+            block = np.ascontiguousarray(block.reshape(len(block), -1), np.float64)
             words = block.view(np.uint32).astype(np.uint64)
             keys[start : start + len(block)] = _splitmix64(words @ multipliers)
     return (keys >> np.uint64(32)).astype(np.uint32).view(np.int32)

@@ -101,10 +101,8 @@ class TensorFlowTrainer(Trainer):
     """Run each epoch as one call of a traced graph, shared per architecture."""
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
-        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
-        self._data = tuple(tf.convert_to_tensor(a) for a in data)
         self._variables = [v.value for v in _variables(model, optimizer)]
-        self._batch_size = tf.constant(self.batch_size, tf.int32)
+        self._batch_size = tf.constant(min(batch_size, len(data[0])), tf.int32)
         self._unpatch = lambda: None
         key = None
         if not tf.distribute.has_strategy():
@@ -126,23 +124,33 @@ class TensorFlowTrainer(Trainer):
         self._traced = traced
         # Bind the traced epoch once per fit: calling the concrete function
         # skips tf.function's per-call signature matching (about 1 ms/epoch).
-        specs = tuple(tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in self._data)
+        specs = tuple(tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in data)
         self._epoch_fn = traced.epoch.get_concrete_function(
             self._variables, specs, tf.TensorSpec((None,), tf.int32), self._batch_size
         )
+        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
 
     def close(self):
         self._unpatch()
 
-    def run_epoch(self, perm):
-        perm = tf.constant(perm, dtype=tf.int32)
-        return self._epoch_fn(
-            self._variables, self._data, perm, self._batch_size
-        ).numpy()
+    def device_budget(self):
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return None
+        details = tf.config.experimental.get_device_details(gpus[0])
+        memory = details.get("device_memory_size") or details.get("memory_limit")
+        return int(memory * 0.25) if memory else None
 
-    def run_batch(self, idx):
+    def to_device(self, arrays):
+        return tuple(tf.convert_to_tensor(a) for a in arrays)
+
+    def epoch_on(self, data, perm):
+        perm = tf.constant(perm, dtype=tf.int32)
+        return self._epoch_fn(self._variables, data, perm, self._batch_size).numpy()
+
+    def batch_on(self, data, idx):
         idx = tf.constant(idx, dtype=tf.int32)
-        return self._traced.batch(self._variables, self._data, idx).numpy()
+        return self._traced.batch(self._variables, data, idx).numpy()
 
 
 def _variables(model, optimizer) -> list:

@@ -11,18 +11,18 @@ from skce._engine._trainer import Trainer, scale_loss
 class TorchTrainer(Trainer):
     """Step through the mini-batches eagerly; data stays on the device."""
 
-    def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
-        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
-        self._x, self._y, self._w, self._k = (ops.convert_to_tensor(a) for a in data)
+    def to_device(self, arrays):
+        return tuple(ops.convert_to_tensor(a) for a in arrays)
 
-    def run_batch(self, idx):
+    def batch_on(self, data, idx):
+        x, y, w, k = data
         model = self.model
-        idx = torch.as_tensor(idx, dtype=torch.long, device=self._x.device)
+        idx = torch.as_tensor(idx, dtype=torch.long, device=x.device)
         variables = model.trainable_variables
-        with sample_keys(self._k[idx]):
-            out = model(self._x[idx], training=True)
+        with sample_keys(k[idx]):
+            out = model(x[idx], training=True)
         loss, weight_sum, correct = self.loss(
-            self._y[idx], out, self._w[idx], variables, model.losses
+            y[idx], out, w[idx], variables, model.losses
         )
         model.zero_grad()
         scale_loss(self.optimizer, loss).backward()
@@ -32,8 +32,8 @@ class TorchTrainer(Trainer):
         totals = self.loss.totals(loss.detach(), weight_sum, correct)
         return totals.detach().cpu().numpy()
 
-    def run_epoch(self, perm):
-        return sum(self.run_batch(idx) for idx in self.batches(perm))
+    def epoch_on(self, data, perm):
+        return sum(self.batch_on(data, idx) for idx in self.batches(perm))
 
 
 def accelerator():

@@ -1,14 +1,28 @@
 """What every backend trainer shares."""
 
+import numpy as np
+
+from skce._engine._stream import (
+    Segments,
+    gather,
+    get_data_budget,
+    host_budget,
+    segment_rows,
+    streams,
+)
+
 
 class Trainer:
-    """Holds one fit's model, optimizer, loss and on-device training data.
+    """Holds one fit's model, optimizer, loss and training data.
 
-    A trainer is a context manager: leaving it calls ``close``. Subclasses
-    implement ``run_epoch(perm)`` (a whole epoch in one compiled call
-    where the backend allows) and ``run_batch(idx)`` (one step, for callbacks
-    that need batch hooks). Both return ``[loss * weight_sum, weight_sum,
-    weighted_correct]`` summed over the steps they ran.
+    The data goes to the device whole, or, when X is memory-mapped or larger
+    than the data budget, in segments of whole mini-batches (see
+    ``skce._engine._stream``). A trainer is a context manager: leaving it
+    calls ``close``. Subclasses implement ``to_device(arrays)``,
+    ``epoch_on(data, perm)`` (a whole epoch over device data in one compiled
+    call where the backend allows) and ``batch_on(data, idx)`` (one step, for
+    callbacks that need batch hooks). Both return ``[loss * weight_sum,
+    weight_sum, weighted_correct]`` summed over the steps they ran.
     """
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
@@ -17,6 +31,36 @@ class Trainer:
         self.loss = loss
         self.n_samples = int(data[0].shape[0])
         self.batch_size = int(min(batch_size, self.n_samples))
+        budget = get_data_budget() or self.device_budget() or host_budget()
+        self.streaming = streams(data[0], budget)
+        self._host_data = data
+        self._device_data = None
+        if self.streaming:
+            self._segment_rows = segment_rows(data, self.batch_size, budget)
+        else:
+            self._device_data = self.to_device(data)
+
+    def device_budget(self):
+        """A quarter of the accelerator's memory in bytes, or None on a CPU."""
+        return None
+
+    def run_epoch(self, perm):
+        """Train one epoch in the order ``perm``; return its summed totals."""
+        if not self.streaming:
+            return self.epoch_on(self._device_data, perm)
+        totals = 0.0
+        for arrays in Segments(self._host_data, perm, self._segment_rows):
+            order = np.arange(len(arrays[0]), dtype=np.int32)
+            totals = totals + self.epoch_on(self.to_device(arrays), order)
+        return totals
+
+    def run_batch(self, idx):
+        """Train one mini-batch, the rows ``idx``; return its totals."""
+        if not self.streaming:
+            return self.batch_on(self._device_data, idx)
+        arrays = tuple(gather(a, idx) for a in self._host_data)
+        order = np.arange(len(idx), dtype=np.int32)
+        return self.batch_on(self.to_device(arrays), order)
 
     def __enter__(self):
         return self
