@@ -173,7 +173,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             integer indices; nothing is one-hot encoded.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. A weight of ``k`` counts as ``k`` copies of
-            the sample; ``None`` weighs every sample 1.
+            the sample in the same mini-batch; ``None`` weighs every sample 1.
         validation_data : tuple (X_val, y_val) or (X_val, y_val, w_val), default=None
             Data to score after each epoch instead of a ``validation_split``.
 

@@ -34,9 +34,7 @@ class SparseCELoss:
         """Return ``(loss, weight_sum, weighted_correct)`` for one batch."""
         out = widen(out)
         w = ops.cast(w, out.dtype)
-        per_sample = ops.sparse_categorical_crossentropy(
-            y, out, from_logits=self.from_logits
-        )
+        per_sample = sparse_crossentropy(y, out, self.from_logits)
         weight_sum = ops.sum(w)
         # Guard an all-zero batch: its loss and gradient are then zero.
         denominator = ops.maximum(weight_sum, 1e-12)
@@ -56,6 +54,24 @@ class SparseCELoss:
         return ops.stack([loss * weight_sum, weight_sum, correct])
 
 
+def sparse_crossentropy(y, out, from_logits):
+    """Per-sample crossentropy read off at each label: no one-hot of the labels.
+
+    With logits it is ``logsumexp(out) - out[y]``; with probabilities, Keras's
+    form: normalise, clip to ``[eps, 1 - eps]``, take ``-log out[y]``. (Keras's
+    own sparse crossentropy one-hot encodes each batch's labels on some
+    backends; this never does.)
+    """
+    index = ops.expand_dims(ops.cast(y, "int32"), -1)
+    if from_logits:
+        picked = ops.squeeze(ops.take_along_axis(out, index, axis=-1), -1)
+        return ops.logsumexp(out, axis=-1) - picked
+    out = out / ops.sum(out, axis=-1, keepdims=True)
+    eps = keras.config.epsilon()
+    picked = ops.squeeze(ops.take_along_axis(out, index, axis=-1), -1)
+    return -ops.log(ops.clip(picked, eps, 1.0 - eps))
+
+
 def widen(out):
     """Half-precision outputs (mixed precision) go to float32 for the loss."""
     if keras.backend.standardize_dtype(out.dtype) in ("float16", "bfloat16"):
@@ -67,9 +83,7 @@ def batch_metrics(out, y, w, from_logits):
     """Weighted loss sum, weight sum and weighted hits of a validation chunk."""
     out = widen(out)
     w = ops.cast(w, out.dtype)
-    per_sample = ops.cast(
-        ops.sparse_categorical_crossentropy(y, out, from_logits=from_logits), out.dtype
-    )
+    per_sample = sparse_crossentropy(y, out, from_logits)
     hits = ops.cast(
         ops.equal(ops.argmax(out, axis=-1), ops.cast(y, "int32")), out.dtype
     )
