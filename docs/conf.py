@@ -12,6 +12,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -107,36 +108,81 @@ html_show_sourcelink = False
 
 # -- The benchmark results, when the benchmarks have been run ---------------
 class BenchmarkResults(Directive):
-    """Show the benchmark reports and figures, or say that there are none.
+    """Render each report of benchmarks/results/ with its figure.
 
-    The reports are benchmarks/README.md, or failing that the Markdown files in
-    benchmarks/results/; they are shown as Markdown source.
+    The reports are Markdown written by benchmarks/_common.py: a title, lines
+    about the run, bold captions over pipe tables, and bullet notes. They are
+    turned into reStructuredText (tables become list-tables) and parsed, so
+    the page shows real tables, not Markdown source.
     """
 
     has_content = False
 
     def run(self):
         env = self.state.document.settings.env
-        readme = BENCHMARKS / "README.md"
         results = BENCHMARKS / "results"
-        reports = [readme] if readme.is_file() else sorted(results.glob("*.md"))
-        figures = sorted(results.glob("*.png"))
-        if not reports and not figures:
+        reports = sorted(results.glob("*.md"))
+        if not reports:
             text = (
-                "No results are in this build: benchmarks/ has no report yet. "
+                "No results are in this build: benchmarks/results/ is empty. "
                 "Run the scripts in benchmarks/ to produce them."
             )
             return [nodes.paragraph(text=text)]
-        output = []
+        lines = []
         for report in reports:
             env.note_dependency(str(report))
-            source = report.read_text(encoding="utf-8")
-            output.append(nodes.literal_block(source, source, language="markdown"))
-        for png in figures:
-            env.note_dependency(str(png))
-            uri = os.path.relpath(png, DOCS)
-            output.append(nodes.image(uri=uri, alt=png.stem, width="100%"))
-        return output
+            lines += markdown_report_to_rst(report.read_text(encoding="utf-8"))
+            figure = report.with_suffix(".png")
+            if figure.is_file():
+                env.note_dependency(str(figure))
+                uri = "/" + os.path.relpath(figure, DOCS).replace(os.sep, "/")
+                lines += ["", f".. image:: {uri}", f"   :alt: {report.stem}", ""]
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines), self.content_offset, container)
+        return container.children
+
+
+def _inline(text):
+    """Markdown inline code to reStructuredText's double backticks."""
+    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+
+
+def markdown_report_to_rst(text):
+    """The subset of Markdown the benchmark reports use, as reST lines."""
+    out, table = [], []
+
+    def flush_table():
+        if not table:
+            return
+        rows = [
+            [_inline(cell.strip()) for cell in row.strip().strip("|").split("|")]
+            for row in table
+            if not set(row.replace("|", "").strip()) <= set("-: ")
+        ]
+        out.extend(["", ".. list-table::", "   :header-rows: 1", ""])
+        for row in rows:
+            out.append(f"   * - {row[0]}".rstrip())
+            out.extend(f"     - {cell}".rstrip() for cell in row[1:])
+        out.append("")
+        table.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if line.startswith("# "):
+            out.extend(["", f".. rubric:: {line[2:].strip()}", ""])
+        elif line.startswith("**") and line.rstrip().endswith("**"):
+            out.extend(["", f"**{_inline(line.strip().strip('*'))}**", ""])
+        elif line.endswith("  "):
+            out.extend([f"| {_inline(line.strip())}"])
+        else:
+            if out and out[-1].startswith("| "):
+                out.append("")  # a line block ends with a blank line
+            out.append(_inline(line))
+    flush_table()
+    return out
 
 
 # -- Docstrings inherited from scikit-learn ---------------------------------

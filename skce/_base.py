@@ -15,6 +15,7 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -67,7 +68,6 @@ _NOT_ARCHITECTURE = frozenset(
         "shuffle",
         "validation_split",
         "early_stopping",
-        "patience",
         "n_iter_no_change",
         "tol",
         "callbacks",
@@ -94,7 +94,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         "shuffle": ["boolean"],
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
-        "patience": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "callbacks": [list, tuple, None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "dtype": [StrOptions(set(DTYPES)), None],
@@ -114,7 +115,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         shuffle,
         validation_split,
         early_stopping,
-        patience,
+        tol,
+        n_iter_no_change,
         callbacks,
         class_weight,
         dtype,
@@ -130,7 +132,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         self.shuffle = shuffle
         self.validation_split = validation_split
         self.early_stopping = early_stopping
-        self.patience = patience
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.class_weight = class_weight
         self.dtype = dtype
@@ -301,15 +304,27 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             with _engine.make_trainer(
                 model, optimizer, loss, data, self._batch_size(len(data[0])), arch_key
             ) as trainer:
+                callbacks = self._callbacks(val is not None, partial)
                 history, n_iter = _engine.run_epochs(
                     trainer,
                     epochs=1 if partial else self.epochs,
                     shuffle=self.shuffle,
                     rng=np.random.RandomState(shuffle_seed),
-                    callbacks=self._callbacks(val is not None, partial),
+                    callbacks=callbacks,
                     verbose=min(int(self.verbose), 2),
                     evaluate=evaluate,
                 )
+        stopping = [c for c in callbacks if isinstance(c, _engine.ConvergenceStopping)]
+        if stopping and not stopping[0].converged and n_iter == self.epochs:
+            warnings.warn(
+                f"{type(self).__name__}: the maximum of epochs={self.epochs} was "
+                "reached before the loss converged (improved by less than "
+                f"tol={self.tol} for n_iter_no_change={self.n_iter_no_change} "
+                "epochs). Raise epochs, or set n_iter_no_change=None to train "
+                "exactly `epochs` epochs without this warning.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         if continuing and partial:
             for name, values in history.items():
                 self.history_.setdefault(name, []).extend(values)
@@ -415,12 +430,14 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
 
     def _callbacks(self, has_validation: bool, partial: bool = False) -> list:
         callbacks = [_copy_callback(cb) for cb in (self.callbacks or ())]
-        if self.early_stopping and not partial:
+        if not partial and self.n_iter_no_change is not None:
+            validated = self.early_stopping and has_validation
             callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if has_validation else "loss",
-                    patience=self.patience,
-                    restore_best_weights=True,
+                _engine.ConvergenceStopping(
+                    monitor="val_loss" if validated else "loss",
+                    tol=float(self.tol),
+                    n_iter_no_change=int(self.n_iter_no_change),
+                    restore_best=bool(self.early_stopping),
                 )
             )
         return callbacks
@@ -994,12 +1011,21 @@ TRAINING_PARAMETERS_DOC = """\
         scored after each epoch as ``val_loss`` and ``val_accuracy``.
 
     early_stopping : bool, default=False
-        Stop when the monitored loss (``val_loss`` when there is validation
-        data, else ``loss``) has not improved for ``patience`` epochs, and
-        restore the best weights.
+        Monitor the validation loss (with ``validation_split`` or
+        ``validation_data``; else the training loss) for convergence, and put
+        back the weights of the best epoch when training ends.
 
-    patience : int, default=10
-        Epochs without improvement before early stopping.
+    tol : float, default=1e-4
+        Convergence tolerance, as in ``MLPClassifier``: an epoch whose
+        monitored loss is not below the best so far by at least ``tol``
+        counts as no improvement.
+
+    n_iter_no_change : int or None, default=10
+        Training stops after more than ``n_iter_no_change`` epochs in a row
+        without improvement, as in ``MLPClassifier``; ``epochs`` is the upper
+        bound (``MLPClassifier``'s ``max_iter``), and reaching it first raises
+        a ``ConvergenceWarning``. None trains exactly ``epochs`` epochs, as
+        Keras does. ``partial_fit`` never stops early.
 
     callbacks : list of keras.callbacks.Callback, default=None
         Keras callbacks, called at each epoch (and each batch, if they define

@@ -16,6 +16,9 @@ from skce._base import (
 from skce._layers import SampleKeyedDropout
 from skce._mlp import ACTIVATIONS, dense_stack, logits_layer
 
+#: Images with a side below this many pixels are convolved with "same" padding.
+SMALL_IMAGE = 16
+
 
 def default_image_shape(n_features: int) -> tuple:
     """Square when ``n_features`` is a perfect square, else a one-row image."""
@@ -31,9 +34,11 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
     The default network is a classic MNIST design: Conv2D(32, 3x3, relu),
     MaxPooling(2), Dropout(0.25), Conv2D(64, 3x3, relu), MaxPooling(2),
     Dropout(0.25), Flatten, Dense(256, relu), Dense(n_classes) logits.
-    Kernels and pools are clipped to the image: a dimension smaller than the
-    kernel is convolved with a kernel of its own size, and a dimension of 1 is
-    not pooled, so images of any size, one-row ones included, are accepted.
+    It adapts to the image size: images with a side under 16 pixels (such as
+    scikit-learn's 8x8 digits) are convolved with "same" padding, so only the
+    pooling shrinks them; a side is pooled only while it stays at least 2
+    pixels; kernels are clipped to the image. Images of any size, one-row ones
+    included, are accepted.
 
     X can be 2-D, ``(n_samples, n_features)``, reshaped to ``image_shape``
     (what flows through a Pipeline after StandardScaler), or channels-last
@@ -119,7 +124,8 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         shuffle=True,
         validation_split=0.0,
         early_stopping=False,
-        patience=10,
+        tol=1e-4,
+        n_iter_no_change=10,
         callbacks=None,
         class_weight=None,
         dtype=None,
@@ -136,7 +142,8 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
             shuffle=shuffle,
             validation_split=validation_split,
             early_stopping=early_stopping,
-            patience=patience,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
             callbacks=callbacks,
             class_weight=class_weight,
             dtype=dtype,
@@ -234,6 +241,9 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
 
     def _build_model(self, meta, seed):
         height, width, _ = meta["input_shape"]
+        # Small images keep their size through the convolutions ("same"
+        # padding), so that pooling, not the kernels' borders, shrinks them.
+        padding = "same" if min(height, width) < SMALL_IMAGE else "valid"
         inputs = keras.Input(shape=meta["input_shape"])
         x = inputs
         for i, n_filters in enumerate(self.filters):
@@ -241,11 +251,17 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
             x = keras.layers.Conv2D(
                 n_filters,
                 kernel,
+                padding=padding,
                 activation=self.activation,
                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
             )(x)
-            height, width = height - kernel[0] + 1, width - kernel[1] + 1
-            pool = (min(self.pool_size, height), min(self.pool_size, width))
+            if padding == "valid":
+                height, width = height - kernel[0] + 1, width - kernel[1] + 1
+            # A side is pooled only while it stays at least 2 pixels.
+            pool = tuple(
+                self.pool_size if side >= 2 * self.pool_size else 1
+                for side in (height, width)
+            )
             if pool != (1, 1):
                 x = keras.layers.MaxPooling2D(pool)(x)
                 height, width = height // pool[0], width // pool[1]

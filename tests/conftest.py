@@ -11,7 +11,9 @@ ESTIMATORS = (SparseCEClassifier, SparseCECNNClassifier, SparseCEMLPClassifier)
 
 def fast(Estimator, **params):
     """An estimator with few epochs, for tests that need a fit, not accuracy."""
-    return Estimator(**{"epochs": 5, "random_state": 0, **params})
+    return Estimator(
+        **{"epochs": 5, "n_iter_no_change": None, "random_state": 0, **params}
+    )
 
 
 @pytest.fixture

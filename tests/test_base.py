@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skce import SparseCEMLPClassifier
 from tests.conftest import fast
@@ -363,6 +363,7 @@ def test_float64_on_an_accelerator_warns(blobs, monkeypatch):
         fast(SparseCEMLPClassifier, epochs=1).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         fast(SparseCEMLPClassifier, epochs=1).fit(X.astype(np.float32), y)
 
 

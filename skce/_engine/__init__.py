@@ -15,7 +15,7 @@ import numpy as np
 
 from skce._engine._cache import CACHE_SIZE, LRUCache
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
-from skce._engine._loop import needs_batch_hooks, run_epochs
+from skce._engine._loop import ConvergenceStopping, needs_batch_hooks, run_epochs
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
 from skce._engine._stream import (
     HostRows,
@@ -26,6 +26,7 @@ from skce._engine._stream import (
 )
 
 __all__ = [
+    "ConvergenceStopping",
     "HostRows",
     "SparseCELoss",
     "data_budget",
@@ -109,9 +110,9 @@ def precision(dtype: str, *, build: bool = True):
     _backend_module()
     with contextlib.ExitStack() as stack:
         if keras.backend.backend() == "jax" and dtype == "float64":
-            import jax
+            from skce._engine._jax import enable_x64
 
-            stack.enter_context(jax.enable_x64(True))
+            stack.enter_context(enable_x64())
         if build:
             stack.enter_context(_GLOBAL_DTYPE_LOCK)
             floatx, policy = keras.config.floatx(), keras.config.dtype_policy()

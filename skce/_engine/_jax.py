@@ -208,6 +208,19 @@ class JaxTrainer(Trainer):
         return np.asarray(totals)
 
 
+def enable_x64():
+    """JAX's x64 mode for the calling thread, as a context manager.
+
+    ``jax.enable_x64`` is the public name since JAX 0.5; the JAX releases
+    skce still supports before it have ``jax.experimental.enable_x64``.
+    """
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64 as experimental_enable_x64
+
+    return experimental_enable_x64(True)
+
+
 def accelerator():
     backend = jax.default_backend()
     return backend if backend in ("gpu", "tpu") else None

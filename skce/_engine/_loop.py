@@ -16,6 +16,45 @@ _BATCH_HOOKS = (
 )
 
 
+class ConvergenceStopping(keras.callbacks.Callback):
+    """Stop once the monitored loss stops improving, as ``MLPClassifier`` does.
+
+    An epoch counts as no improvement when its loss is not below the best so
+    far by at least ``tol``; training stops after more than
+    ``n_iter_no_change`` such epochs in a row. With ``restore_best``, the
+    weights of the best epoch are put back when training ends.
+    """
+
+    def __init__(self, monitor, tol, n_iter_no_change, restore_best):
+        super().__init__()
+        self.monitor = monitor
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
+        self.best = math.inf
+        self.no_improvement = 0
+        self.converged = False
+        self._best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {})[self.monitor]
+        if value > self.best - self.tol:
+            self.no_improvement += 1
+        else:
+            self.no_improvement = 0
+        if value < self.best:
+            self.best = value
+            if self.restore_best:
+                self._best_weights = self.model.get_weights()
+        if self.no_improvement > self.n_iter_no_change:
+            self.converged = True
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best and self._best_weights is not None:
+            self.model.set_weights(self._best_weights)
+
+
 def needs_batch_hooks(callbacks) -> bool:
     """Whether any callback overrides a per-batch hook."""
     base = keras.callbacks.Callback
