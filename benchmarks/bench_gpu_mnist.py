@@ -118,6 +118,7 @@ def fitters(epochs: int):
     def skce_fit(X, y, callbacks, n_epochs=epochs):
         clf = SparseCECNNClassifier(
             epochs=n_epochs,
+            n_iter_no_change=n_epochs,
             batch_size=BATCH_SIZE,
             callbacks=callbacks,
             random_state=0,
