@@ -90,6 +90,13 @@ def make_parser(description: str, repeats: int | None = 3) -> argparse.ArgumentP
         help="Rewrite the report and plot from the saved results/*.json "
         "without measuring.",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="Folder to write the report, plot and JSON to (default "
+        "benchmarks/results; give another one for a trial run at small sizes).",
+    )
     return parser
 
 
@@ -159,8 +166,9 @@ def hand_back(path: str, rows) -> None:
     Path(path).write_text(json.dumps(rows))
 
 
-#: What the report describes: command, date, machine (set by ``run``).
-_RUN: dict = {}
+#: What the report describes: command, date, machine, and the folder the
+#: report goes to (set by ``run``).
+_RUN: dict = {"results": RESULTS}
 
 
 def run(args: argparse.Namespace, name: str, measure, report) -> None:
@@ -168,9 +176,11 @@ def run(args: argparse.Namespace, name: str, measure, report) -> None:
 
     A fresh measurement is saved to ``results/<name>.json`` with the command,
     date and machine, so the report can be rewritten without measuring again.
-    A child process only hands its rows back to its parent.
+    A child process only hands its rows back to its parent. ``--results``
+    puts all three files in another folder.
     """
-    saved = RESULTS / f"{name}.json"
+    _RUN["results"] = Path(args.results)
+    saved = _RUN["results"] / f"{name}.json"
     if not args.rows_json:
         print_machine()
     if args.replot:
@@ -186,7 +196,7 @@ def run(args: argparse.Namespace, name: str, measure, report) -> None:
             "machine": machine_lines(),
             "rows": rows,
         }
-        RESULTS.mkdir(exist_ok=True)
+        saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {saved}")
     _RUN.update(record)
@@ -229,8 +239,46 @@ def time_runs(fit, repeats: int) -> tuple:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this whole process so far, in MB (Linux)."""
+    """Peak resident memory of this whole process so far, in MB (Linux).
+
+    "So far" means since the start, or since the last ``reset_peak_rss()``.
+    """
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def reset_peak_rss() -> bool:
+    """Start the peak of ``peak_rss_mb()`` again from the current RSS.
+
+    Linux does this when a process writes "5" to ``/proc/self/clear_refs``
+    (it resets the high-water mark that ``ru_maxrss`` reads). Returns whether
+    it worked; where it did not, ``peak_rss_mb()`` stays the peak since start,
+    an upper bound. The caller keeps any earlier peak it still needs.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_during(fn) -> tuple:
+    """Call ``fn()``; return ``(result, rss_before_mb, peak_mb, exact)``.
+
+    ``peak_mb`` is the peak resident memory of the process while ``fn`` ran
+    (``exact``), or, where the peak cannot be reset, the peak since the
+    process started (not ``exact``).
+    """
+    before = rss_mb()
+    exact = reset_peak_rss()
+    result = fn()
+    return result, before, peak_rss_mb(), exact
 
 
 # ----------------------------------------------------------------------
@@ -330,7 +378,6 @@ def write_report(name: str, title: str, tables: list, notes: list, rows: list) -
     measured rows, whose ``source`` entries say which code was measured. The
     same text is printed to stdout.
     """
-    RESULTS.mkdir(exist_ok=True)
     parts = [f"# {title}", "", f"Command: `{_RUN['command']}`", ""]
     parts += [f"Machine: {line}  " for line in _RUN["machine"]]
     sources = dict.fromkeys(r["source"] for r in rows if "source" in r)
@@ -341,7 +388,8 @@ def write_report(name: str, title: str, tables: list, notes: list, rows: list) -
     if notes:
         parts += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     text = "\n".join(parts) + "\n"
-    path = RESULTS / f"{name}.md"
+    path = _RUN["results"] / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     print(text)
     print(f"wrote {path}")
@@ -381,9 +429,33 @@ def bar_plot(name: str, title: str, xlabel: str, bars: list, log: bool = False):
         ]
         ax.legend(handles, groups, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     ax.margins(x=0.15)
+    return _save_figure(fig, name)
+
+
+def line_plot(name: str, title: str, xlabel: str, ylabel: str, lines: list):
+    """Write ``results/<name>.png``: one line per ``(label, xs, ys)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for label, xs, ys in lines:
+        ax.plot(xs, ys, label=label, linewidth=1.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save_figure(fig, name)
+
+
+def _save_figure(fig, name: str):
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.png"
+    path = _RUN["results"] / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     print(f"wrote {path}")
