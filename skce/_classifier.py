@@ -9,7 +9,7 @@ from skce._base import (
     TRAINING_PARAMETERS_DOC,
     BaseSparseCEClassifier,
 )
-from skce._mlp import logits_layer
+from skce._networks import logits_layer
 
 
 def call_builder(build, meta: dict, seed: int):

@@ -14,7 +14,7 @@ from skce._base import (
     BaseSparseCEClassifier,
 )
 from skce._layers import SampleKeyedDropout
-from skce._mlp import ACTIVATIONS, dense_stack, logits_layer
+from skce._networks import ACTIVATIONS, dense_stack, logits_layer
 
 
 def default_image_shape(n_features: int) -> tuple:
