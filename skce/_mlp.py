@@ -11,6 +11,7 @@ from skce._base import (
     BaseSparseCEClassifier,
 )
 from skce._networks import ACTIVATIONS, dense_stack, logits_layer
+from skce._targets import IGNORE_LABEL_DOC
 
 
 class SparseCEMLPClassifier(BaseSparseCEClassifier):
@@ -32,6 +33,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         Dropout rate after each hidden layer.
 
 {TRAINING_PARAMETERS_DOC.format(epochs=200, alpha=0.0001, learning_rate=0.001)}
+{IGNORE_LABEL_DOC}
     Attributes
     ----------
 {FITTED_ATTRIBUTES_DOC}
@@ -80,6 +82,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        ignore_label=None,
     ):
         super().__init__(
             epochs=epochs,
@@ -101,6 +104,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.ignore_label = ignore_label
 
     def _check_params(self, meta):
         sizes = self.hidden_layer_sizes
