@@ -51,7 +51,7 @@ class TensorFlowTrainer(Trainer):
                 variables,
                 model.losses,
             )
-        grads = tape.gradient(loss, variables)
+        grads = [_summed(g) for g in tape.gradient(loss, variables)]
         self.optimizer.apply(grads, variables)
         return self.loss.totals(loss, weight_sum, correct)
 
@@ -105,6 +105,20 @@ def _update_without_merge_call(optimizer):
         optimizer.__dict__.pop("_backend_update_step", None)
 
     return undo
+
+
+def _summed(gradient):
+    """A gradient as a dense tensor, slices of repeated rows summed.
+
+    An Embedding's gradient arrives as tf.IndexedSlices with one slice per
+    occurrence of a token. Keras's optimizers square such slices one by one
+    (Adam's second moment would get the sum of squares, not the square of the
+    sum), so a sample of weight k would not train like k copies. Summing the
+    slices first gives every optimizer the true gradient.
+    """
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
 
 
 def _per_model(function):
