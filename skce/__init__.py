@@ -3,6 +3,7 @@
 from skce._classifier import SparseCEClassifier
 from skce._cnn import SparseCECNNClassifier
 from skce._mlp import SparseCEMLPClassifier
+from skce._rnn import SparseCERNNClassifier
 
 __version__ = "0.1.0"
 
@@ -10,5 +11,6 @@ __all__ = [
     "SparseCEClassifier",
     "SparseCECNNClassifier",
     "SparseCEMLPClassifier",
+    "SparseCERNNClassifier",
     "__version__",
 ]
