@@ -336,12 +336,14 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             classes_ = _targets.find_classes(y, self.ignore_label)
         if len(classes_) < 2:
             where = "classes" if partial else "y"
-            found = f" ({classes_.tolist()[0]!r})" if len(classes_) else ""
+            if len(classes_):
+                found = f"1 class ({classes_.tolist()[0]!r})"
+            else:
+                found = "0 classes"
             besides = "" if self.ignore_label is None else " besides ignore_label"
             raise ValueError(
-                f"{where} has {len(classes_)} class{found}{besides}; a classifier "
-                f"needs at least 2 classes. Pass {where} with two or more "
-                "distinct labels."
+                f"{where} has {found}{besides}; a classifier needs at least 2 "
+                f"classes. Pass {where} with two or more distinct labels."
             )
         return classes_
 

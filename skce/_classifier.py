@@ -52,6 +52,22 @@ def _build_on(model, input_shape) -> None:
         model.build((None, *input_shape))
 
 
+def _check_input_shape(model, input_shape) -> None:
+    """Reject X whose samples are not the shape the model's input declares."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        return
+    declared = tuple(inputs[0].shape[1:])
+    if len(declared) != len(input_shape) or any(
+        d is not None and d != n for d, n in zip(declared, input_shape, strict=True)
+    ):
+        raise ValueError(
+            f"X holds samples of shape {tuple(input_shape)}, but the Keras model "
+            f"takes inputs of shape {declared} (None: any size). Pass X shaped "
+            "as the model's input, or a model built for X's shape."
+        )
+
+
 def _copy_model(model, input_shape):
     """A copy of a user's model instance, with its current weights.
 
@@ -59,6 +75,7 @@ def _copy_model(model, input_shape):
     of a search that shares it) keeps its weights: a pretrained model is
     fine-tuned from where it stands, never changed behind the user's back.
     """
+    _check_input_shape(model, input_shape)
     _build_on(model, input_shape)
     try:
         copied = keras.models.clone_model(model)

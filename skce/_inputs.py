@@ -69,7 +69,7 @@ def _check_ragged(X) -> None:
     """Reject a list of sequences of different lengths with the fix."""
     if sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype != object):
         return
-    if not isinstance(X, (list, tuple, np.ndarray)) or np.ndim(X) == 0:
+    if not isinstance(X, (list, tuple, np.ndarray)) or getattr(X, "ndim", 1) == 0:
         return
     lengths = sorted(
         {len(row) for row in X if hasattr(row, "__len__") and not isinstance(row, str)}
@@ -99,7 +99,8 @@ def check_token_ids(X, vocabulary_size=None) -> np.ndarray:
         if fractional.size:
             raise ValueError(
                 "X holds non-integral values (for example "
-                f"{fractional.flat[0]!r}), but the network takes token ids. "
+                f"{float(fractional.flat[0])!r}), but the network takes token "
+                "ids. "
                 "Pass integer ids (X.astype(int) if they are whole numbers "
                 "stored as floats), or a float sequence to a network fitted "
                 "on floats."
