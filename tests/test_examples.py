@@ -153,3 +153,86 @@ def test_mnist_script_smoke_run(small_mnist, tmp_path):
     assert "100 training and 60 test images" in stdout
     assert 0.0 <= _printed_accuracy(stdout, "test") <= 1.0
     assert output.stat().st_size > 0
+
+
+SHARED_TEXT = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "shakespeare.txt"
+)
+
+
+def test_char_lstm_beats_the_bigram_baseline(tmp_path):
+    """char_lstm.py, run as the gallery runs it, beats the bigram baseline."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
+    try:
+        from gallery_argv import ARGV
+    finally:
+        _sys.path.pop(0)
+    output = tmp_path / "char.png"
+    stdout = _run_example(
+        "char_lstm.py", *ARGV["char_lstm.py"], "--output", output, cwd=tmp_path
+    )
+    accuracy = _printed_accuracy(stdout, "test")
+    baseline = _printed_accuracy(stdout, "bigram baseline")
+    assert accuracy > baseline + 0.05
+    assert "composed:" in stdout
+    assert output.stat().st_size > 0
+
+
+def test_char_lstm_composes_from_the_model(tmp_path):
+    """The passage is drawn from the model's classes, as many as asked for."""
+    spec = importlib.util.spec_from_file_location(
+        "skce_example_char_lstm", EXAMPLES / "char_lstm.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.load_text(module.SLICE, 20_000)
+    chars = np.array(list(text))
+    vocabulary = {c: i + 1 for i, c in enumerate(sorted(set(text)))}
+    ids = np.array([vocabulary[c] for c in text])
+    X, y = module.windows(ids, chars)
+    assert X.shape == y.shape == (199, 100)
+    by_id = np.array(sorted(vocabulary))
+    assert (by_id[X[0] - 1][1:] == y[0][:-1]).all()  # y is X shifted by one
+
+    from skce import SparseCERNNClassifier
+
+    clf = SparseCERNNClassifier(units=(8,), epochs=1, random_state=0).fit(X, y)
+    passage = module.compose(
+        clf, ids[:100], vocabulary, 25, 0.7, np.random.RandomState(0)
+    )
+    assert len(passage) == 25 and set(passage) <= set(clf.classes_)
+
+
+@pytest.mark.skipif(not SHARED_TEXT.is_file(), reason="no shared Shakespeare text")
+def test_char_lstm_reads_any_text_file(tmp_path):
+    """--path trains on another text file."""
+    stdout = _run_example(
+        "char_lstm.py",
+        "--path",
+        SHARED_TEXT,
+        "--limit",
+        50_000,
+        "--epochs",
+        1,
+        "--length",
+        10,
+        "--output",
+        tmp_path / "c.png",
+        cwd=tmp_path,
+    )
+    assert "50,000 characters" in stdout
+
+
+def test_char_lstm_without_the_file_says_so(tmp_path):
+    """A missing --path exits with status 1 and says how to fix it."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "char_lstm.py"), "--path", "nowhere.txt"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Pass a text file with --path" in result.stderr
