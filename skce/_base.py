@@ -147,10 +147,12 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels of any type scikit-learn accepts for classification
             (integers of any dtype, strings, objects). They are encoded to
-            integer indices; nothing is one-hot encoded.
+            integer indices; nothing is one-hot encoded. Estimators whose
+            ``multi_output`` tag is set also take one label per position,
+            all positions sharing one set of classes.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. A weight of ``k`` counts as ``k`` copies of
             the sample; ``None`` weighs every sample 1.
@@ -176,8 +178,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, shaped as on the first call.
         classes : array-like of shape (n_classes,), default=None
             Every class that will ever appear. Required on the first call;
             later calls may omit it, and must pass the same classes if they
