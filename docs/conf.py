@@ -21,6 +21,7 @@ BENCHMARKS = ROOT / "benchmarks"
 
 # Document the working tree, whether or not skce is installed.
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))  # gallery_argv.py
 os.environ.setdefault("MPLBACKEND", "agg")
 
 import skce  # noqa: E402
@@ -81,6 +82,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "min_reported_time": 5,
+    "reset_argv": "gallery_argv.reset_argv",
 }
 if not _has_examples:
     # Keep the toctree entry valid until examples/ has scripts in it; the

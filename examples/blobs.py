@@ -19,18 +19,13 @@ example prints its results and says how to get the figure.
 """
 
 import argparse
-import os
 import time
 
-# TensorFlow's start-up notices (CPU instruction sets, oneDNN) say nothing
-# about this example; a value you set yourself wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+from sklearn.datasets import make_blobs
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import make_blobs  # noqa: E402
-
-from skce import SparseCEMLPClassifier  # noqa: E402
+from skce import SparseCEMLPClassifier
 
 N_TRAIN = 500
 

@@ -18,21 +18,16 @@ confusion matrix and to write ``digits_cnn.png`` in the current directory;
 """
 
 import argparse
-import os
 import time
 
-# TensorFlow's start-up notices (CPU instruction sets, oneDNN) say nothing
-# about this example; a value you set yourself wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+from sklearn.model_selection import train_test_split
 
-import matplotlib  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
-from skce import SparseCECNNClassifier  # noqa: E402
+from skce import SparseCECNNClassifier
 
 # Misclassified digits drawn beside the confusion matrix, in 2 rows.
 N_SHOWN = 6

@@ -24,15 +24,11 @@ import os
 import time
 from pathlib import Path
 
-# TensorFlow's start-up notices (CPU instruction sets, oneDNN) say nothing
-# about this example; a value you set yourself wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from skce import SparseCECNNClassifier  # noqa: E402
+from skce import SparseCECNNClassifier
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -4,6 +4,7 @@ from skce._classifier import SparseCEClassifier
 from skce._cnn import SparseCECNNClassifier
 from skce._engine import data_budget, set_data_budget
 from skce._mlp import SparseCEMLPClassifier
+from skce._rnn import SparseCERNNClassifier
 
 __version__ = "0.1.0"
 
@@ -11,6 +12,7 @@ __all__ = [
     "SparseCEClassifier",
     "SparseCECNNClassifier",
     "SparseCEMLPClassifier",
+    "SparseCERNNClassifier",
     "__version__",
     "data_budget",
     "set_data_budget",

@@ -19,7 +19,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_consistent_length,
@@ -28,7 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skce import _engine
+from skce import _engine, _targets
 from skce._layers import SampleKeyedDropout
 
 #: Optimizers that can be named by string, by their Keras class names. Like
@@ -102,6 +101,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "ignore_label": [Integral, str, None],
     }
 
     def __init__(
@@ -159,6 +159,18 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         """Arrange validated X the way the Keras model takes it."""
         return X
 
+    def _network_input(self, model, X, dtype: str, fitting: bool):
+        """Validated X as ``model`` computes on it (``fitting``: in a fresh fit).
+
+        ``dtype`` is the float type of the network's input. A memory-mapped X
+        comes back as rows still on disk (``_engine.HostRows``).
+        """
+        return _engine.host_rows(self._model_input(X), dtype)
+
+    def _accepts_2d_y(self) -> bool:
+        """Whether ``fit`` takes per-position labels ``(n_samples, n_outputs)``."""
+        return False
+
     # ------------------------------------------------------------------
     # Fitting
 
@@ -170,10 +182,12 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels of any type scikit-learn accepts for classification
             (integers of any dtype, strings, objects). They are encoded to
-            integer indices; nothing is one-hot encoded.
+            integer indices; nothing is one-hot encoded. Estimators whose
+            ``multi_output`` tag is set also take one label per position,
+            all positions sharing one set of classes.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. A weight of ``k`` counts as ``k`` copies of
             the sample in the same mini-batch; ``None`` weighs every sample 1.
@@ -199,8 +213,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, shaped as on the first call.
         classes : array-like of shape (n_classes,), default=None
             Every class that will ever appear. Required on the first call;
             later calls may omit it, and must pass the same classes if they
@@ -247,29 +261,32 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 "a dict to class_weight."
             )
         X, y = self._validate_X(X, reset=not continuing, y=y)
-        y = _check_targets(y)
+        y = _targets.check_targets(y, multi_output=self._accepts_2d_y())
+        n_outputs = _targets.n_outputs(y)
+        if continuing and n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y has {n_outputs} label(s) per sample, but the estimator was "
+                f"fitted on {self.n_outputs_}. Pass y of the fitted shape, or "
+                "refit from scratch with warm_start=False."
+            )
         classes_ = self._fit_classes(y, partial, classes, continuing)
-        y_index = _encode(y, classes_, "y")
+        y_index = _targets.encode(y, classes_, "y", self.ignore_label)
         dtype = _policy(self.model_) if continuing else self._compute_dtype(X)
-        weights = self._sample_weights(
+        weights, class_weight = self._sample_weights(
             sample_weight, X, y_index, classes_, one_class_ok=partial
         )
         meta = {
             "n_features_in_": self.n_features_in_,
             "n_classes_": len(classes_),
             "classes_": classes_,
+            "n_outputs_": n_outputs,
             "input_shape": self._model_input(X[:1]).shape[1:],
+            "vocabulary_size_": getattr(self, "vocabulary_size_", None),
             "X_dtype_": _input_dtype(dtype),
         }
         self._check_params(meta)
         rng = check_random_state(self.random_state)
         build_seed, shuffle_seed, split_seed = rng.randint(_SEED_MAX, size=3)
-        # A memory-mapped X stays on disk: rows are read as training needs them.
-        x = _engine.host_rows(self._model_input(X), _input_dtype(dtype))
-        if validation_data is not None:
-            val = self._validation_data(validation_data, classes_, dtype)
-        else:
-            val = None
         if dtype == "float64" and not continuing:
             _warn_float64_on_accelerator()
 
@@ -278,6 +295,15 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 model = self.model_
             else:
                 model = self._seeded_build(meta, int(build_seed), dtype)
+            # A memory-mapped X stays on disk: rows are read as training needs.
+            x = self._network_input(
+                model, X, _input_dtype(dtype), fitting=not continuing
+            )
+            val = None
+            if validation_data is not None:
+                val = self._validation_data(
+                    validation_data, classes_, n_outputs, model, dtype
+                )
             # Keys exist for skce's dropout alone; other models skip the hashing.
             if _has_keyed_dropout(model):
                 keys = _engine.row_keys(x)
@@ -297,6 +323,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 from_logits=from_logits,
                 alpha=float(self.alpha),
                 kernel_index=_kernel_index(model),
+                class_weight=class_weight,
             )
             evaluate = None
             if val is not None:
@@ -333,6 +360,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             self.history_ = history
             self.n_iter_ = n_iter
         self.classes_ = classes_
+        self.n_outputs_ = n_outputs
         self.model_ = model
         # Describes model_ (not the parameters, which may change after fit):
         # lets inference share compiled code between models of this network.
@@ -341,7 +369,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     def _fit_classes(self, y, partial, classes, continuing) -> np.ndarray:
         """The classes of this fit, checked against ``classes`` and earlier calls."""
         if partial and classes is not None:
-            given = np.unique(column_or_1d(classes))
+            given = _targets.find_classes(column_or_1d(classes), self.ignore_label)
             if given.dtype.kind == "f" and np.isnan(given).any():
                 raise ValueError(
                     "classes contains NaN. Pass the class labels that y uses, "
@@ -364,13 +392,17 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 )
             classes_ = given
         else:
-            classes_ = np.unique(y)
+            classes_ = _targets.find_classes(y, self.ignore_label)
         if len(classes_) < 2:
             where = "classes" if partial else "y"
+            if len(classes_):
+                found = f"1 class ({classes_.tolist()[0]!r})"
+            else:
+                found = "0 classes"
+            besides = "" if self.ignore_label is None else " besides ignore_label"
             raise ValueError(
-                f"{where} has 1 class ({classes_.tolist()[0]!r}); a classifier "
-                f"needs at least 2 classes. Pass {where} with two or more "
-                "distinct labels."
+                f"{where} has {found}{besides}; a classifier needs at least 2 "
+                f"classes. Pass {where} with two or more distinct labels."
             )
         return classes_
 
@@ -442,55 +474,28 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             )
         return callbacks
 
-    def _sample_weights(
-        self, sample_weight, X, y_index, classes_, one_class_ok=False
-    ) -> np.ndarray:
+    def _sample_weights(self, sample_weight, X, y_index, classes_, one_class_ok=False):
+        """Per-sample weights, and the class weights the loss applies per position.
+
+        For 1-D labels the class weights are multiplied into the sample
+        weights (and None is returned for the loss); per-position labels weigh
+        each position by its class inside the loss.
+        """
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
         )
-        if self.class_weight is not None:
-            weights *= self._class_weights(y_index, classes_, weights)[y_index]
-        total = weights.sum()
-        if not total > 0:
-            raise ValueError(
-                "sample_weight (times class_weight) sums to zero: at least one "
-                "sample needs a positive weight."
-            )
-        # A partial_fit mini-batch may hold one class: `classes` names the rest.
-        if not one_class_ok and len(np.unique(y_index[weights > 0])) < 2:
-            raise ValueError(
-                "Only one class has a positive sample weight; a classifier needs "
-                "samples of at least 2 classes with positive weight."
-            )
-        return weights
-
-    def _class_weights(self, y_index, classes_, sample_weight) -> np.ndarray:
+        totals = _targets.class_totals(y_index, weights, len(classes_))
         per_class = np.ones(len(classes_))
-        if self.class_weight == "balanced":
-            # n_samples / (n_classes * class count), with counts and n_samples
-            # weighed by sample_weight, as scikit-learn's compute_class_weight.
-            totals = np.bincount(
-                y_index, weights=sample_weight, minlength=len(classes_)
-            )
-            present = totals > 0
-            per_class[present] = totals.sum() / (present.sum() * totals[present])
-            return per_class
-        unknown = [k for k in self.class_weight if k not in set(classes_.tolist())]
-        if unknown:
-            raise ValueError(
-                f"class_weight names labels that are not classes of y: {unknown}. "
-                f"The classes are {classes_.tolist()}."
-            )
-        for label, value in self.class_weight.items():
-            per_class[np.searchsorted(classes_, label)] = value
-        if np.any(per_class < 0) or not np.all(np.isfinite(per_class)):
-            raise ValueError(
-                "class_weight values must be finite and non-negative. "
-                f"Received: class_weight={self.class_weight}."
-            )
-        return per_class
+        if self.class_weight is not None:
+            per_class = _targets.class_weights(self.class_weight, classes_, totals)
+        _targets.check_label_weights(totals * per_class, one_class_ok)
+        if y_index.ndim > 1:
+            return weights, None if self.class_weight is None else tuple(per_class)
+        if self.class_weight is not None:
+            weights *= per_class[np.maximum(y_index, 0)]
+        return weights, None
 
-    def _validation_data(self, validation_data, classes_, dtype):
+    def _validation_data(self, validation_data, classes_, n_outputs, model, dtype):
         """Check ``fit``'s ``validation_data`` and arrange it like the training data."""
         if not isinstance(validation_data, tuple) or len(validation_data) not in (2, 3):
             raise TypeError(
@@ -500,14 +505,19 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             )
         Xv, yv, *wv = validation_data
         Xv = self._validate_X(Xv, reset=False)
-        yv = column_or_1d(yv)
+        yv = _targets.check_targets(yv, multi_output=self._accepts_2d_y())
         check_consistent_length(Xv, yv)
-        yv_index = _encode(_check_targets(yv), classes_, "y_val")
+        if _targets.n_outputs(yv) != n_outputs:
+            raise ValueError(
+                f"y_val has {_targets.n_outputs(yv)} label(s) per sample, but y "
+                f"has {n_outputs}. Pass validation labels shaped like y."
+            )
+        yv_index = _targets.encode(yv, classes_, "y_val", self.ignore_label)
         wv = _check_sample_weight(
             wv[0] if wv else None, Xv, dtype=np.float64, ensure_non_negative=True
         )
-        x_val = _engine.host_rows(self._model_input(Xv), _input_dtype(dtype))
-        return x_val, yv_index, wv
+        xv = self._network_input(model, Xv, _input_dtype(dtype), fitting=False)
+        return xv, yv_index, wv
 
     def _architecture_key(self, meta: dict, dtype: str):
         """A hashable description of the network this estimator builds.
@@ -527,6 +537,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 repr(sorted(params.items())),
                 tuple(meta["input_shape"]),
                 meta["n_classes_"],
+                meta.get("n_outputs_", 1),
+                meta.get("vocabulary_size_"),
                 dtype,
             )
             hash(key)
@@ -564,7 +576,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             model = self._build_model(meta, seed)
         finally:
             random.setstate(state)
-        _check_output(model, meta["n_classes_"], meta["input_shape"])
+        _check_output(model, meta)
         return model
 
     # ------------------------------------------------------------------
@@ -574,20 +586,30 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dtype = _policy(self.model_)
-        x = _engine.host_rows(self._model_input(X), _input_dtype(dtype))
+        x = self._network_input(self.model_, X, _input_dtype(dtype), fitting=False)
         from_logits = _emits_logits(self.model_)
         if kind == "top_k":
             fn, key = functools.partial(_top_k, k, from_logits), ("top_k", k)
         else:
             fn, key = _OUTPUTS[kind][from_logits], kind
+        rows = _engine.PREDICT_CHUNK
+        if self.n_outputs_ > 1:
+            rows = _engine.chunk_rows(self.n_outputs_ * len(self.classes_))
         with _engine.precision(dtype, build=False):
             return _engine.forward(
                 self.model_,
                 key,
                 fn,
                 x,
+                rows=rows,
                 architecture_key=getattr(self, "_architecture_key_", None),
             )
+
+    def _per_output(self, values):
+        """Per-position outputs as scikit-learn's list of one array per output."""
+        if self.n_outputs_ == 1:
+            return values
+        return [values[:, i] for i in range(self.n_outputs_)]
 
     def predict(self, X):
         """Predict class labels, taking the argmax chunk by chunk.
@@ -595,12 +617,14 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples, in the form the estimator was fitted on (rows of
+            features, images or sequences).
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Labels, of the same kind as the ``y`` seen in ``fit``.
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Labels, of the same kind as the ``y`` seen in ``fit``: one per
+            sample, or one per position when ``y`` had ``n_outputs`` columns.
         """
         index = self._forward("argmax", X)
         return self.classes_[index]
@@ -611,14 +635,18 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples, in the form the estimator was fitted on.
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities that sum to one along each row.
+        proba : ndarray of shape (n_samples, n_classes), or list of them
+            Probabilities that sum to one along each row. When ``y`` had
+            ``n_outputs`` columns, a list of ``n_outputs`` such arrays, one
+            per position, as scikit-learn's multioutput classifiers return;
+            they are views of one ``(n_samples, n_outputs, n_classes)`` array
+            (``proba[0].base``), computed chunk by chunk.
         """
-        return self._forward("proba", X)
+        return self._per_output(self._forward("proba", X))
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed stably from logits.
@@ -626,14 +654,41 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples, in the form the estimator was fitted on.
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities, columns in the order of ``classes_``.
+        log_proba : ndarray of shape (n_samples, n_classes), or list of them
+            Log-probabilities, columns in the order of ``classes_``; a list
+            of one array per position as in ``predict_proba``.
         """
-        return self._forward("log_proba", X)
+        return self._per_output(self._forward("log_proba", X))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against ``y``.
+
+        For 1-D ``y`` this is scikit-learn's ``accuracy_score``. For ``y`` of
+        shape ``(n_samples, n_outputs)`` it is the accuracy over every
+        position (the per-character accuracy of a language model; scikit-learn's
+        ``accuracy_score`` rejects this target type), each sample's weight
+        weighing all its positions. Positions labelled ``ignore_label`` are
+        left out.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, in the form the estimator was fitted on.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+            Fraction of labelled positions predicted correctly.
+        """
+        return _targets.accuracy(y, self.predict(X), sample_weight, self.ignore_label)
 
     def predict_top_k(self, X, k=5):
         """The ``k`` most likely labels of each sample, with their probabilities.
@@ -667,7 +722,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 f"Received: k={k!r}."
             )
         out = self._forward("top_k", X, int(k))
-        return self.classes_[out[:, k:].astype(np.int64)], out[:, :k]
+        labels = self.classes_[out[..., k:].astype(np.int64)]
+        return self._per_output(labels), self._per_output(out[..., :k])
 
     # ------------------------------------------------------------------
     # Persistence
@@ -699,6 +755,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         tags.classifier_tags.multi_label = False
+        tags.target_tags.multi_output = self._accepts_2d_y()
         return tags
 
 
@@ -755,33 +812,6 @@ def _check_callbacks(callbacks) -> None:
             )
 
 
-def _check_targets(y):
-    y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
-    target = type_of_target(y, input_name="y")
-    if target not in ("binary", "multiclass"):
-        raise ValueError(
-            f"y is {target}; skce classifiers take one label per sample "
-            "(binary or multiclass)."
-        )
-    return y
-
-
-def _encode(y, classes_, name):
-    """Map labels to int32 indices into ``classes_``; reject unknown labels."""
-    index = np.searchsorted(classes_, y)
-    index = np.clip(index, 0, len(classes_) - 1)
-    unknown = classes_[index] != y
-    if np.any(unknown):
-        raise ValueError(
-            f"{name} has labels that are not among the classes "
-            f"{classes_.tolist()}: {np.unique(np.asarray(y)[unknown]).tolist()}. "
-            "Pass every label to partial_fit's `classes` on the first call, or "
-            "refit from scratch with warm_start=False."
-        )
-    return index.astype(np.int32)
-
-
 def _emits_logits(model) -> bool:
     """Whether the model's last layer emits logits rather than softmax output."""
     last = model.layers[-1] if model.layers else None
@@ -797,22 +827,43 @@ def _kernel_index(model) -> tuple:
     )
 
 
-def _check_output(model, n_classes: int, input_shape) -> None:
-    """Reject a model whose output is not one ``(batch, n_classes)`` tensor."""
-    shapes = _output_shapes(model, input_shape)
+def _check_output(model, meta: dict) -> None:
+    """Reject a model whose output is not one tensor of the labels' shape.
+
+    That is ``(batch, n_classes)`` for one label per sample and ``(batch,
+    n_outputs, n_classes)`` for per-position labels (the length may be None).
+    """
+    n_classes, n_outputs = meta["n_classes_"], meta["n_outputs_"]
+    shapes = _output_shapes(model, meta["input_shape"])
+    expected = "(batch, n_classes)" if n_outputs == 1 else "(batch, T, n_classes)"
     if len(shapes) != 1:
         raise ValueError(
             f"The Keras model has {len(shapes)} outputs, of shapes {shapes}; "
-            "skce trains a model with one output of shape (batch, n_classes). "
+            f"skce trains a model with one output of shape {expected}. "
             "Build a model with a single output, e.g. keras.Model(inputs, "
             "outputs[0])."
         )
     shape = shapes[0]
-    if shape is None or len(shape) != 2 or shape[-1] != n_classes:
+    if n_outputs == 1:
+        if shape is None or len(shape) != 2 or shape[-1] != n_classes:
+            raise ValueError(
+                f"The Keras model must output shape (batch, n_classes) = (None, "
+                f"{n_classes}). Received: output shape {shape}. End the model "
+                "with Dense(n_classes) (logits) or Dense(n_classes, "
+                "activation='softmax')."
+            )
+    elif (
+        shape is None
+        or len(shape) != 3
+        or shape[1] not in (None, n_outputs)
+        or shape[-1] != n_classes
+    ):
         raise ValueError(
-            f"The Keras model must output shape (batch, n_classes) = (None, "
-            f"{n_classes}). Received: output shape {shape}. End the model with "
-            "Dense(n_classes) (logits) or Dense(n_classes, activation='softmax')."
+            f"y holds {n_outputs} labels per sample, so the Keras model must "
+            f"output shape (batch, T, n_classes) = (None, {n_outputs}, "
+            f"{n_classes}). Received: output shape {shape}. End a sequence "
+            "model with Dense(n_classes) on its per-timestep outputs (e.g. "
+            "LSTM(..., return_sequences=True))."
         )
 
 
@@ -899,7 +950,11 @@ def _same_labels(a, b) -> bool:
 
 
 def _split_validation(data, validation_split, seed):
-    """Hold out a stratified ``validation_split`` of ``(x, y, w, keys)``."""
+    """Hold out a ``validation_split`` of ``(x, y, w, keys)``.
+
+    One label per sample is stratified by class; per-position labels are not
+    (no one class describes a sequence).
+    """
     x, y_index, weights, keys = data
     n_val = int(np.ceil(validation_split * len(x)))
     if n_val < 1 or len(x) - n_val < 1:
@@ -908,8 +963,10 @@ def _split_validation(data, validation_split, seed):
             f"or no validation samples out of {len(x)}. Lower "
             "validation_split or pass more samples."
         )
-    counts = np.bincount(y_index)
-    stratify = y_index if counts[counts > 0].min() >= 2 else None
+    stratify = None
+    if y_index.ndim == 1:
+        counts = np.bincount(np.maximum(y_index, 0))
+        stratify = y_index if counts[counts > 0].min() >= 2 else None
     index = np.arange(len(x))
     try:
         train, val = train_test_split(
@@ -1065,7 +1122,14 @@ None, default=None
 #: The numpydoc entries of the fitted attributes every estimator shares.
 FITTED_ATTRIBUTES_DOC = """\
     classes_ : ndarray of shape (n_classes,)
-        The class labels, sorted.
+        The class labels, sorted. For per-position ``y`` of shape
+        ``(n_samples, n_outputs)``, the one vocabulary every position shares
+        (not a list of arrays per output, as in ``MultiOutputClassifier``).
+        ``ignore_label`` is never among them.
+
+    n_outputs_ : int
+        Labels per sample: 1 for 1-D ``y``, else the number of columns of
+        ``y``.
 
     n_features_in_ : int
         Number of features seen during fit.

@@ -9,7 +9,9 @@ from skce._base import (
     TRAINING_PARAMETERS_DOC,
     BaseSparseCEClassifier,
 )
-from skce._mlp import logits_layer
+from skce._inputs import is_integer, network_input, validate_sequences
+from skce._networks import logits_layer
+from skce._targets import IGNORE_LABEL_DOC
 
 
 def call_builder(build, meta: dict, seed: int):
@@ -17,8 +19,9 @@ def call_builder(build, meta: dict, seed: int):
 
     ``meta`` is passed whole to a parameter named ``meta``; its entries are
     passed to parameters of the same name (``n_features_in_``, ``n_classes_``,
-    ``input_shape``, ``classes_``, ``X_dtype_``); ``seed`` gets an int derived
-    from ``random_state``; ``**kwargs`` receives every entry of ``meta``.
+    ``classes_``, ``n_outputs_``, ``input_shape``, ``vocabulary_size_``,
+    ``X_dtype_``); ``seed`` gets an int derived from ``random_state``;
+    ``**kwargs`` receives every entry of ``meta``.
     """
     available = {**meta, "meta": meta, "seed": seed}
     params = inspect.signature(build).parameters.values()
@@ -49,6 +52,22 @@ def _build_on(model, input_shape) -> None:
         model.build((None, *input_shape))
 
 
+def _check_input_shape(model, input_shape) -> None:
+    """Reject X whose samples are not the shape the model's input declares."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        return
+    declared = tuple(inputs[0].shape[1:])
+    if len(declared) != len(input_shape) or any(
+        d is not None and d != n for d, n in zip(declared, input_shape, strict=True)
+    ):
+        raise ValueError(
+            f"X holds samples of shape {tuple(input_shape)}, but the Keras model "
+            f"takes inputs of shape {declared} (None: any size). Pass X shaped "
+            "as the model's input, or a model built for X's shape."
+        )
+
+
 def _copy_model(model, input_shape):
     """A copy of a user's model instance, with its current weights.
 
@@ -56,6 +75,7 @@ def _copy_model(model, input_shape):
     of a search that shares it) keeps its weights: a pretrained model is
     fine-tuned from where it stands, never changed behind the user's back.
     """
+    _check_input_shape(model, input_shape)
     _build_on(model, input_shape)
     try:
         copied = keras.models.clone_model(model)
@@ -79,11 +99,22 @@ class SparseCEClassifier(BaseSparseCEClassifier):
     integer indices (never one-hot), trains it with a weighted sparse
     categorical crossentropy and gives it the scikit-learn interface.
 
+    X may have any rank the model takes: rows of features, images
+    ``(n_samples, height, width, channels)`` or sequences. Integer X reaches
+    a model that takes integers (an integer ``keras.Input``, or an
+    ``Embedding`` first) as int32 token ids, checked against the embedding's
+    ``input_dim``; any other model gets X as floats. ``y`` is one label per
+    sample, or one label per position, shape ``(n_samples, T)``, from one
+    shared vocabulary ``classes_``.
+
     Parameters
     ----------
     model : keras.Model, callable or None, default=None
         The network, whose output has shape ``(batch, n_classes)``: logits
         (no activation, preferred for numerical stability) or a softmax.
+        For per-position labels ``y`` of shape ``(n_samples, T)``, the output
+        is ``(batch, T, n_classes)`` (e.g. a ``Dense(n_classes)`` on an
+        ``LSTM(..., return_sequences=True)``).
         Either a ``keras.Model`` instance (functional, Sequential or
         subclassed), which each fresh fit copies and trains from the
         instance's current weights (so a pretrained model is fine-tuned and
@@ -91,20 +122,29 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         or a function that returns an uncompiled ``keras.Model``, called at
         each fresh fit with
         whichever of these its signature names: ``meta`` (a dict of all of
-        them), ``n_features_in_``, ``n_classes_``, ``input_shape``,
-        ``classes_``, ``X_dtype_`` and ``seed``. Bind your own arguments with
+        them), ``n_features_in_``, ``n_classes_``, ``classes_``,
+        ``n_outputs_`` (labels per sample), ``input_shape`` (of one sample),
+        ``vocabulary_size_`` (for integer X, its largest value plus one),
+        ``X_dtype_`` and ``seed``. Bind your own arguments with
         ``functools.partial``. None builds multinomial logistic regression: one
-        Dense layer to ``n_classes`` logits. The default ``learning_rate`` of
-        0.01 suits that convex model; lower it for deep networks.
+        Dense layer from the flattened sample to ``n_classes`` logits (per
+        output, for 2-D ``y``). The default ``learning_rate`` of 0.01 suits
+        that convex model; lower it for deep networks.
 
 {TRAINING_PARAMETERS_DOC.format(epochs=200, alpha=0.0, learning_rate=0.01)}
+{IGNORE_LABEL_DOC}
     Attributes
     ----------
 {FITTED_ATTRIBUTES_DOC}
+    vocabulary_size_ : int or None
+        Token ids the model takes (its embedding's ``input_dim``) when it
+        reads integer ids; None when it reads floats.
+
     See Also
     --------
     SparseCEMLPClassifier : A ready-made dense network.
     SparseCECNNClassifier : A ready-made convolutional network.
+    SparseCERNNClassifier : A ready-made recurrent network for sequences.
 
     Examples
     --------
@@ -150,6 +190,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        ignore_label=None,
     ):
         super().__init__(
             epochs=epochs,
@@ -170,6 +211,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
             warm_start=warm_start,
         )
         self.model = model
+        self.ignore_label = ignore_label
 
     def _compute_dtype(self, X):
         if not isinstance(self.model, keras.Model):
@@ -190,13 +232,41 @@ class SparseCEClassifier(BaseSparseCEClassifier):
             return None
         return super()._architecture_key(meta, dtype)
 
+    def _validate_X(self, X, reset, y="no_validation"):
+        out = validate_sequences(self, X, y, reset=reset)
+        if reset:
+            X = out[0] if isinstance(out, tuple) else out
+            # What a builder gets as vocabulary_size_; fit settles it once the
+            # model shows whether it reads ids.
+            self.vocabulary_size_ = None
+            if is_integer(X) and X.size and X.min() >= 0:
+                self.vocabulary_size_ = int(X.max()) + 1
+        return out
+
+    def _network_input(self, model, X, dtype, fitting):
+        return network_input(self, model, X, dtype, fitting)
+
+    def _accepts_2d_y(self):
+        # A given model instance whose output is known to be (batch, n_classes)
+        # cannot take per-position labels; any other model may.
+        outputs = getattr(self.model, "outputs", None) or []
+        return not (
+            isinstance(self.model, keras.Model)
+            and len(outputs) == 1
+            and len(outputs[0].shape) == 2
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
     def _weights_drawn_at_build(self):
         return not isinstance(self.model, keras.Model)
 
     def _build_model(self, meta, seed):
         if self.model is None:
-            inputs = keras.Input(shape=meta["input_shape"])
-            return keras.Model(inputs, logits_layer(inputs, meta["n_classes_"], seed))
+            return _logistic_regression(meta, seed)
         if isinstance(self.model, keras.Model):
             return _copy_model(self.model, meta["input_shape"])
         model = call_builder(self.model, meta, seed)
@@ -207,3 +277,16 @@ class SparseCEClassifier(BaseSparseCEClassifier):
             )
         _build_on(model, meta["input_shape"])
         return model
+
+
+def _logistic_regression(meta: dict, seed: int) -> keras.Model:
+    """One Dense layer from the flattened sample to logits for every output."""
+    n_classes, n_outputs = meta["n_classes_"], meta["n_outputs_"]
+    inputs = keras.Input(shape=meta["input_shape"])
+    x = inputs
+    if len(meta["input_shape"]) > 1:
+        x = keras.layers.Flatten()(x)
+    if n_outputs == 1:
+        return keras.Model(inputs, logits_layer(x, n_classes, seed))
+    logits = logits_layer(x, n_outputs * n_classes, seed)
+    return keras.Model(inputs, keras.layers.Reshape((n_outputs, n_classes))(logits))

@@ -14,7 +14,8 @@ from skce._base import (
     BaseSparseCEClassifier,
 )
 from skce._layers import SampleKeyedDropout
-from skce._mlp import ACTIVATIONS, dense_stack, logits_layer
+from skce._networks import ACTIVATIONS, dense_stack, logits_layer
+from skce._targets import IGNORE_LABEL_DOC
 
 #: Images with a side below this many pixels are convolved with "same" padding.
 SMALL_IMAGE = 16
@@ -72,6 +73,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         Activation of the convolution and dense layers.
 
 {TRAINING_PARAMETERS_DOC.format(epochs=100, alpha=0.0001, learning_rate=0.001)}
+{IGNORE_LABEL_DOC}
     Attributes
     ----------
 {FITTED_ATTRIBUTES_DOC}
@@ -132,6 +134,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        ignore_label=None,
     ):
         super().__init__(
             epochs=epochs,
@@ -158,6 +161,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         self.dropout = dropout
         self.dense_units = dense_units
         self.activation = activation
+        self.ignore_label = ignore_label
 
     def _validate_X(self, X, reset, y="no_validation"):
         no_y = isinstance(y, str) and y == "no_validation"

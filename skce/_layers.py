@@ -134,3 +134,17 @@ class SampleKeyedDropout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="skce")
+def float64_tanh(x):
+    """``tanh(x)`` as ``2 * sigmoid(2 * x) - 1``, in the precision of ``x``.
+
+    Keras's JAX backend computes ``ops.tanh`` of float64 input in float32 (its
+    type promotion maps float64 to float32 there), so a float64 recurrent
+    network would not be float64: rounding would then make ``sample_weight=k``
+    differ from ``k`` copies. ``ops.sigmoid`` keeps float64 on every backend.
+    The built-in recurrent network uses this activation in float64 only; in
+    float32 it keeps Keras's "tanh", which fast fused kernels recognise.
+    """
+    return 2.0 * ops.sigmoid(2.0 * x) - 1.0

@@ -10,31 +10,8 @@ from skce._base import (
     TRAINING_PARAMETERS_DOC,
     BaseSparseCEClassifier,
 )
-from skce._layers import SampleKeyedDropout
-
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear")
-
-
-def dense_stack(x, units, activation, dropout, seed):
-    """Apply Dense layers of ``units`` (with dropout after each) to ``x``."""
-    for i, n in enumerate(units):
-        x = keras.layers.Dense(
-            n,
-            activation=activation,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
-        )(x)
-        if dropout:
-            x = SampleKeyedDropout(dropout, seed=seed + 1000 + i)(x)
-    return x
-
-
-def logits_layer(x, n_classes, seed):
-    """The output layer: one logit per class."""
-    return keras.layers.Dense(
-        n_classes,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2000),
-        name="logits",
-    )(x)
+from skce._networks import ACTIVATIONS, dense_stack, logits_layer
+from skce._targets import IGNORE_LABEL_DOC
 
 
 class SparseCEMLPClassifier(BaseSparseCEClassifier):
@@ -56,6 +33,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         Dropout rate after each hidden layer.
 
 {TRAINING_PARAMETERS_DOC.format(epochs=200, alpha=0.0001, learning_rate=0.001)}
+{IGNORE_LABEL_DOC}
     Attributes
     ----------
 {FITTED_ATTRIBUTES_DOC}
@@ -105,6 +83,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        ignore_label=None,
     ):
         super().__init__(
             epochs=epochs,
@@ -127,6 +106,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.ignore_label = ignore_label
 
     def _check_params(self, meta):
         sizes = self.hidden_layer_sizes

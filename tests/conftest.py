@@ -4,9 +4,19 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from skce import SparseCEClassifier, SparseCECNNClassifier, SparseCEMLPClassifier
+from skce import (
+    SparseCEClassifier,
+    SparseCECNNClassifier,
+    SparseCEMLPClassifier,
+    SparseCERNNClassifier,
+)
 
-ESTIMATORS = (SparseCEClassifier, SparseCECNNClassifier, SparseCEMLPClassifier)
+ESTIMATORS = (
+    SparseCEClassifier,
+    SparseCECNNClassifier,
+    SparseCEMLPClassifier,
+    SparseCERNNClassifier,
+)
 
 
 def fast(Estimator, **params):

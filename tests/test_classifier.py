@@ -114,3 +114,117 @@ def test_multi_output_model_rejected_before_training(blobs):
     with pytest.raises(ValueError, match="has 2 outputs"):
         clf.fit(X, y)
     assert not hasattr(clf, "model_")
+
+
+# ----------------------------------------------------------------------
+# Sequences and images in user-built models
+
+
+def _char_data(seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randint(1, 7, (60, 10))
+    return X, (3 * X) % 4  # a label for each token, learnable from it
+
+
+def _language_model(n_classes_, vocabulary_size_, input_shape):
+    inputs = keras.Input(input_shape, dtype="int32")
+    x = keras.layers.Embedding(vocabulary_size_, 8, mask_zero=True)(inputs)
+    x = keras.layers.LSTM(16, return_sequences=True)(x)
+    return keras.Model(inputs, keras.layers.Dense(n_classes_)(x))
+
+
+def test_token_ids_reach_a_user_model_as_integers(monkeypatch):
+    """Integer X reaches a model that reads ids as int32, in fit and predict."""
+    from skce import _engine
+
+    seen = []
+
+    def spy(original):
+        def record(model, *args, **kwargs):
+            # forward(model, key, fn, x, ...); make_trainer(model, opt, loss, data)
+            x = args[2] if original is _engine.forward else args[2][0]
+            seen.append(x.dtype)
+            return original(model, *args, **kwargs)
+
+        return record
+
+    monkeypatch.setattr(_engine, "make_trainer", spy(_engine.make_trainer))
+    monkeypatch.setattr(_engine, "forward", spy(_engine.forward))
+    X, y = _char_data()
+    clf = SparseCEClassifier(_language_model, epochs=2, random_state=0).fit(X, y)
+    clf.predict(X)
+    assert seen == [np.int32, np.int32]
+    assert clf.vocabulary_size_ == X.max() + 1
+
+
+def test_user_sequence_model_with_per_position_labels():
+    """A builder's (batch, T, n_classes) model trains on (n_samples, T) labels."""
+    X, y = _char_data()
+    seen = {}
+
+    def build(n_outputs_, **meta):
+        seen["n_outputs_"] = n_outputs_
+        return _language_model(
+            meta["n_classes_"], meta["vocabulary_size_"], meta["input_shape"]
+        )
+
+    clf = SparseCEClassifier(build, epochs=30, random_state=0).fit(X, y)
+    assert seen["n_outputs_"] == 10
+    assert clf.predict(X).shape == (60, 10)
+    assert clf.score(X, y) > 0.5
+    assert len(clf.predict_proba(X)) == 10
+
+
+def test_user_model_instance_with_per_position_labels():
+    """A model instance with a (batch, T, n_classes) output takes 2-D y."""
+    X, y = _char_data()
+    model = _language_model(4, 7, (10,))
+    clf = SparseCEClassifier(model, epochs=2, random_state=0)
+    assert clf.__sklearn_tags__().target_tags.multi_output
+    assert clf.fit(X, y).predict(X).shape == (60, 10)
+
+
+def test_model_instance_with_one_output_per_sample_is_not_multi_output():
+    """A model instance whose output is (batch, n_classes) is tagged as such."""
+    assert (
+        not SparseCEClassifier(_functional())
+        .__sklearn_tags__()
+        .target_tags.multi_output
+    )
+
+
+def test_wrong_output_for_per_position_labels():
+    """A (batch, n_classes) model given (n_samples, T) labels says what to build."""
+    X, y = _char_data()
+
+    def build(n_classes_, input_shape):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, keras.layers.Dense(n_classes_)(inputs))
+
+    with pytest.raises(ValueError, match=r"output shape \(batch, T, n_classes\)"):
+        SparseCEClassifier(build, epochs=1).fit(X.astype(float), y)
+
+
+def test_user_cnn_takes_4d_images(rng):
+    """X of rank 4 reaches a user's convolutional network unflattened."""
+    X = rng.rand(40, 6, 6, 2).astype(np.float32)
+    y = (X[:, :3].mean(axis=(1, 2, 3)) > X[:, 3:].mean(axis=(1, 2, 3))).astype(int)
+
+    def build(n_classes_, input_shape):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+        x = keras.layers.Flatten()(x)
+        return keras.Model(inputs, keras.layers.Dense(n_classes_)(x))
+
+    clf = SparseCEClassifier(build, epochs=3, random_state=0).fit(X, y)
+    assert clf.model_.inputs[0].shape == (None, 6, 6, 2)
+    assert clf.predict(X).shape == (40,)
+    with pytest.raises(ValueError, match=r"samples of shape \(6, 6, 1\)"):
+        clf.predict(X[..., :1])
+
+
+def test_default_model_flattens_images(rng):
+    """With no model, 4-D X is flattened into multinomial logistic regression."""
+    X = rng.rand(30, 4, 4, 1)
+    clf = SparseCEClassifier(epochs=2, random_state=0).fit(X, np.arange(30) % 3)
+    assert clf.predict_proba(X).shape == (30, 3)

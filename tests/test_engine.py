@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from skce import SparseCEClassifier, SparseCEMLPClassifier
 
@@ -185,3 +185,118 @@ def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
     assert len(cache) == 1
     for a, b in zip(fresh, reused, strict=True):
         assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------------
+# Sequence outputs: (batch, T, n_classes) against (batch, T) labels
+
+
+def _sequence_data():
+    rng = np.random.RandomState(0)
+    X = rng.randint(1, 9, (64, 12))
+    return X, (X + np.roll(X, 1, axis=1)) % 5
+
+
+def _build_lstm(n_classes_, vocabulary_size_, input_shape):
+    inputs = keras.Input(input_shape, dtype="int32")
+    x = keras.layers.Embedding(
+        vocabulary_size_,
+        8,
+        embeddings_initializer=keras.initializers.RandomUniform(seed=1),
+    )(inputs)
+    x = keras.layers.LSTM(
+        16,
+        return_sequences=True,
+        kernel_initializer=keras.initializers.GlorotUniform(2),
+        recurrent_initializer=keras.initializers.Orthogonal(seed=3),
+    )(x)
+    out = keras.layers.Dense(
+        n_classes_, kernel_initializer=keras.initializers.GlorotUniform(4)
+    )(x)
+    return keras.Model(inputs, out)
+
+
+def test_sequence_fast_path_matches_keras_fit():
+    """Compiled epochs of an LSTM on per-timestep labels reach Keras fit's weights."""
+    X, y = _sequence_data()
+    clf = SparseCEClassifier(
+        _build_lstm,
+        epochs=5,
+        batch_size=16,
+        shuffle=False,
+        optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+        dtype="float32",
+    ).fit(X, y)
+    reference = _build_lstm(5, 9, (12,))
+    reference.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    reference.fit(X, y, batch_size=16, epochs=5, shuffle=False, verbose=0)
+    for ours, theirs in zip(
+        clf.model_.get_weights(), reference.get_weights(), strict=True
+    ):
+        assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_sequence_batch_hooks_train_as_compiled_epochs():
+    """Stepping batch by batch gives the compiled epoch's per-timestep model."""
+    from skce import SparseCERNNClassifier
+
+    X, y = _sequence_data()
+    params = dict(units=(8,), epochs=3, batch_size=16, dropout=0.2, random_state=0)
+    hooked = SparseCERNNClassifier(callbacks=[_BatchRecorder([])], **params).fit(X, y)
+    plain = SparseCERNNClassifier(**params).fit(X, y)
+    assert_allclose(
+        np.stack(hooked.predict_proba(X)), np.stack(plain.predict_proba(X)), rtol=1e-6
+    )
+
+
+def test_sequence_predictions_are_computed_in_chunks(monkeypatch):
+    """Chunks of a few rows give exactly the predictions of one whole call."""
+    from skce import SparseCERNNClassifier, _engine
+
+    X, y = _sequence_data()
+    clf = SparseCERNNClassifier(units=(8,), epochs=1, random_state=0).fit(X, y)
+    whole = np.stack(clf.predict_proba(X))
+    labels = clf.predict(X)
+    # 12 timesteps x 5 classes = 60 values a row: chunks of 4 rows.
+    monkeypatch.setattr(_engine, "CHUNK_VALUES", 250)
+    assert _engine.chunk_rows(60) == 4
+    chunked = clf.predict_proba(X)
+    assert chunked[0].base.shape == (64, 12, 5)
+    assert_allclose(np.stack(chunked), whole, rtol=1e-6)
+    assert_array_equal(clf.predict(X), labels)
+
+
+@pytest.mark.parametrize(
+    "values_per_row, rows",
+    [(3, 1024), (60, 1024), (6500, 512), (25600, 128), (10**8, 1)],
+)
+def test_chunk_rows(values_per_row, rows):
+    """Rows per chunk: a power of two, at most 1024, about 4M output values."""
+    from skce._engine import chunk_rows
+
+    assert chunk_rows(values_per_row) == rows
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("shape", [(4, 6), (4, 7, 6)], ids=["1-D", "per-position"])
+def test_sparse_crossentropy_matches_keras(from_logits, shape):
+    """skce's crossentropy equals Keras's sparse crossentropy, without a one-hot."""
+    from skce._engine._loss import sparse_crossentropy
+
+    rng = np.random.RandomState(0)
+    out = rng.randn(*shape).astype("float32")
+    if not from_logits:
+        out = np.exp(out) / np.exp(out).sum(-1, keepdims=True)
+    y = rng.randint(0, 6, shape[:-1]).astype("int32")
+    ours = sparse_crossentropy(
+        keras.ops.convert_to_tensor(y), keras.ops.convert_to_tensor(out), from_logits
+    )
+    theirs = keras.losses.sparse_categorical_crossentropy(
+        y, out, from_logits=from_logits
+    )
+    assert_allclose(
+        keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-5
+    )

@@ -1,6 +1,7 @@
 """The scripts in examples/ run end to end and reach their stated accuracies."""
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -12,16 +13,28 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+# A warning or error line of a backend's C++ logging (absl format).
+_NATIVE_WARNING = re.compile(r"^[WEF]\d{4} .*$", flags=re.MULTILINE)
+
+
 def _run_example(script, *args, cwd):
-    """Run an example in a fresh interpreter and return its stdout."""
+    """Run an example in a fresh interpreter and return its stdout.
+
+    Its output must hold none of the backend's native warnings (TensorFlow's
+    ``Not handling type DT_DOUBLE`` when an example trains in float64), which
+    a reader of the example can do nothing about.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert not _NATIVE_WARNING.findall(result.stderr), result.stderr[-4000:]
     return result.stdout
 
 
@@ -63,6 +76,24 @@ def test_blobs_reaches_seed_accuracy(tmp_path):
     assert _printed_accuracy(stdout, "train") >= 0.75
     assert output.stat().st_size > 0
     assert str(output) in stdout
+
+
+def test_blobs_runs_without_matplotlib(monkeypatch, tmp_path, capsys):
+    """Without matplotlib, blobs.py prints its accuracies and how to get the plot."""
+    spec = importlib.util.spec_from_file_location(
+        "skce_example_blobs", EXAMPLES / "blobs.py"
+    )
+    blobs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(blobs)
+    # None in sys.modules makes `import matplotlib` raise ImportError.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    output = tmp_path / "history.png"
+    blobs.main(["--output", str(output)])
+    stdout = capsys.readouterr().out
+    assert _printed_accuracy(stdout, "test") >= 0.80
+    assert "pip install matplotlib" in stdout
+    assert not output.exists()
 
 
 def test_digits_cnn_reaches_98_percent(tmp_path):
@@ -153,3 +184,86 @@ def test_mnist_script_smoke_run(small_mnist, tmp_path):
     assert "100 training and 60 test images" in stdout
     assert 0.0 <= _printed_accuracy(stdout, "test") <= 1.0
     assert output.stat().st_size > 0
+
+
+SHARED_TEXT = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "shakespeare.txt"
+)
+
+
+def test_char_lstm_beats_the_bigram_baseline(tmp_path):
+    """char_lstm.py, run as the gallery runs it, beats the bigram baseline."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
+    try:
+        from gallery_argv import ARGV
+    finally:
+        _sys.path.pop(0)
+    output = tmp_path / "char.png"
+    stdout = _run_example(
+        "char_lstm.py", *ARGV["char_lstm.py"], "--output", output, cwd=tmp_path
+    )
+    accuracy = _printed_accuracy(stdout, "test")
+    baseline = _printed_accuracy(stdout, "bigram baseline")
+    assert accuracy > baseline + 0.05
+    assert "composed:" in stdout
+    assert output.stat().st_size > 0
+
+
+def test_char_lstm_composes_from_the_model(tmp_path):
+    """The passage is drawn from the model's classes, as many as asked for."""
+    spec = importlib.util.spec_from_file_location(
+        "skce_example_char_lstm", EXAMPLES / "char_lstm.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.load_text(module.SLICE, 20_000)
+    chars = np.array(list(text))
+    vocabulary = {c: i + 1 for i, c in enumerate(sorted(set(text)))}
+    ids = np.array([vocabulary[c] for c in text])
+    X, y = module.windows(ids, chars)
+    assert X.shape == y.shape == (199, 100)
+    by_id = np.array(sorted(vocabulary))
+    assert (by_id[X[0] - 1][1:] == y[0][:-1]).all()  # y is X shifted by one
+
+    from skce import SparseCERNNClassifier
+
+    clf = SparseCERNNClassifier(units=(8,), epochs=1, random_state=0).fit(X, y)
+    passage = module.compose(
+        clf, ids[:100], vocabulary, 25, 0.7, np.random.RandomState(0)
+    )
+    assert len(passage) == 25 and set(passage) <= set(clf.classes_)
+
+
+@pytest.mark.skipif(not SHARED_TEXT.is_file(), reason="no shared Shakespeare text")
+def test_char_lstm_reads_any_text_file(tmp_path):
+    """--path trains on another text file."""
+    stdout = _run_example(
+        "char_lstm.py",
+        "--path",
+        SHARED_TEXT,
+        "--limit",
+        50_000,
+        "--epochs",
+        1,
+        "--length",
+        10,
+        "--output",
+        tmp_path / "c.png",
+        cwd=tmp_path,
+    )
+    assert "50,000 characters" in stdout
+
+
+def test_char_lstm_without_the_file_says_so(tmp_path):
+    """A missing --path exits with status 1 and says how to fix it."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "char_lstm.py"), "--path", "nowhere.txt"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Pass a text file with --path" in result.stderr

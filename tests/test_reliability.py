@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
 
-from skce import SparseCEClassifier, SparseCECNNClassifier, SparseCEMLPClassifier
+from skce import (
+    SparseCEClassifier,
+    SparseCECNNClassifier,
+    SparseCEMLPClassifier,
+    SparseCERNNClassifier,
+)
 from tests.conftest import ESTIMATORS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +32,7 @@ SMALL = {
     SparseCEClassifier: {},
     SparseCEMLPClassifier: {"hidden_layer_sizes": (8,)},
     SparseCECNNClassifier: {"filters": (4,), "dense_units": (8,)},
+    SparseCERNNClassifier: {"units": (8,), "embedding_dim": 4},
 }
 
 

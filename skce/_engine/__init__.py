@@ -35,6 +35,7 @@ __all__ = [
     "set_data_budget",
     "accelerator",
     "batch_metrics",
+    "chunk_rows",
     "current_sample_keys",
     "forward",
     "make_trainer",
@@ -54,6 +55,8 @@ _TRAINERS = {
 
 # Rows per inference call: bounds the memory of activations and outputs.
 PREDICT_CHUNK = 1024
+# Output values per inference call, for rows with many (sequence outputs).
+CHUNK_VALUES = 1 << 22
 
 _FORWARD_CACHE = weakref.WeakKeyDictionary()
 _SHARED_FORWARD = LRUCache(4 * CACHE_SIZE)
@@ -124,14 +127,18 @@ def precision(dtype: str, *, build: bool = True):
         yield
 
 
-def forward(model, key, fn, x, *extra, reduce=None, architecture_key=None):
+def forward(
+    model, key, fn, x, *extra, reduce=None, rows=PREDICT_CHUNK, architecture_key=None
+):
     """Apply ``fn(model(chunk), *extra_chunk)`` chunk by chunk.
 
     The compiled function is cached per model under ``key``, or, where the
     backend compiles code that any model of an architecture can run and
     ``architecture_key`` names the architecture, shared by all such models.
-    Results are concatenated, or summed when ``reduce == "sum"`` (for
-    metrics), so only one chunk's outputs exist on the device at a time.
+    Chunks of ``rows`` rows (a power of two) are written into one
+    preallocated result, or summed when ``reduce == "sum"`` (for metrics), so
+    only one chunk's outputs exist on the device at a time and the result is
+    never copied.
     """
     module, _ = _backend_module()
     if architecture_key is not None and getattr(module, "SHARES_FORWARD", False):
@@ -149,18 +156,32 @@ def forward(model, key, fn, x, *extra, reduce=None, architecture_key=None):
             per_model[key] = module.compile_forward(weakref.proxy(model), fn)
         compiled = per_model[key]
     pad = keras.backend.backend() == "jax"
-    parts = []
-    for start in range(0, x.shape[0], PREDICT_CHUNK):
-        stop = min(start + PREDICT_CHUNK, x.shape[0])
+    total = None
+    result = None
+    for start in range(0, x.shape[0], rows):
+        stop = min(start + rows, x.shape[0])
         chunk = [x[start:stop], *(e[start:stop] for e in extra)]
         n = stop - start
         if pad and reduce is None:
             # Round the last chunk up to a power of two so that jit compiles a
             # handful of shapes, not one per input length.
-            size = min(PREDICT_CHUNK, 1 << (n - 1).bit_length())
+            size = min(rows, 1 << (n - 1).bit_length())
             chunk = [np.concatenate([c, np.repeat(c[-1:], size - n, 0)]) for c in chunk]
-        result = module.call_forward(model, compiled, *chunk)
-        parts.append(result[:n] if reduce is None else result)
-    if reduce == "sum":
-        return np.sum(parts, axis=0)
-    return np.concatenate(parts)
+        part = module.call_forward(model, compiled, *chunk)
+        if reduce == "sum":
+            total = part if total is None else total + part
+            continue
+        if result is None:
+            result = np.empty((x.shape[0], *part.shape[1:]), dtype=part.dtype)
+        result[start:stop] = part[:n]
+    return total if reduce == "sum" else result
+
+
+def chunk_rows(values_per_row: int) -> int:
+    """Rows per inference chunk for outputs of ``values_per_row`` values a row.
+
+    ``PREDICT_CHUNK`` rows, fewer for wide rows (a class distribution at each
+    of T timesteps) so that a chunk holds at most ``CHUNK_VALUES`` values.
+    """
+    rows = max(1, min(PREDICT_CHUNK, CHUNK_VALUES // max(values_per_row, 1)))
+    return 1 << (rows.bit_length() - 1)

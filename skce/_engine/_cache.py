@@ -71,8 +71,10 @@ def optimizer_signature(optimizer) -> str:
     return json.dumps(config, sort_keys=True, default=repr)
 
 
-def fit_key(model, optimizer, loss, x, architecture_key=None):
+def fit_key(model, optimizer, loss, data, architecture_key=None):
     """What a compiled epoch depends on, or None when it cannot be keyed.
+
+    ``data`` is the fit's ``(x, y, w, keys)``.
 
     ``architecture_key`` is the estimator's own description of the network it
     built (its architecture parameters and the data's shape), which is cheap;
@@ -85,8 +87,9 @@ def fit_key(model, optimizer, loss, x, architecture_key=None):
             type(optimizer).__name__,
             optimizer_signature(optimizer),
             loss,
-            tuple(x.shape[1:]),
-            str(x.dtype),
+            # Every array's per-row shape and type: one label per sample and
+            # per-position labels, say, trace different code.
+            tuple((tuple(a.shape[1:]), str(a.dtype)) for a in data),
         )
         hash(key)
     except (TypeError, ValueError, NotImplementedError):

@@ -135,7 +135,7 @@ class JaxTrainer(Trainer):
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
         self._loss = loss
-        self._key = fit_key(model, optimizer, loss, data[0], architecture_key)
+        self._key = fit_key(model, optimizer, loss, data, architecture_key)
         self._by_step = _convolves_on_cpu(model)
         self._compiled = {}
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)

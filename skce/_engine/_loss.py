@@ -10,11 +10,14 @@ from keras import ops
 class SparseCELoss:
     """Weighted sparse categorical crossentropy plus an L2 penalty.
 
-    The data term is the weighted mean ``sum(w * ce) / sum(w)`` over the batch,
-    so a sample of weight ``k`` counts exactly like ``k`` repeated samples and a
-    sample of weight zero like an absent one. The penalty is
-    ``0.5 * alpha * sum(kernel ** 2) / sum(w)``, scaled per batch as in
-    scikit-learn's multilayer perceptron.
+    The data term is the weighted mean ``sum(w * ce) / sum(w)`` over the
+    batch's labels, so a sample of weight ``k`` counts exactly like ``k``
+    repeated samples and a sample of weight zero like an absent one. With
+    per-position labels ``y`` of shape ``(batch, T)`` against outputs
+    ``(batch, T, n_classes)``, every labelled position is a term: its sample's
+    weight times its class's ``class_weight``; positions labelled -1 (padding)
+    weigh nothing. The penalty is ``0.5 * alpha * sum(kernel ** 2) / sum(w)``,
+    scaled per batch as in scikit-learn's multilayer perceptron.
 
     Parameters
     ----------
@@ -24,43 +27,75 @@ class SparseCELoss:
         Strength of the L2 penalty on the kernels listed in ``kernel_index``.
     kernel_index : tuple of int
         Positions, in the model's trainable variables, of the weights to penalise.
+    class_weight : tuple of float or None, default=None
+        Weight of each class, for per-position labels (1-D labels carry their
+        class weight in their sample weight).
     """
 
     from_logits: bool
     alpha: float
     kernel_index: tuple
+    class_weight: tuple | None = None
 
     def __call__(self, y, out, w, trainable, extra_losses=()):
         """Return ``(loss, weight_sum, weighted_correct)`` for one batch."""
         out = widen(out)
-        w = ops.cast(w, out.dtype)
-        per_sample = sparse_crossentropy(y, out, self.from_logits)
-        weight_sum = ops.sum(w)
+        weights, per_label, hits = _label_terms(
+            y, out, w, self.from_logits, self.class_weight
+        )
+        weight_sum = ops.sum(weights)
         # Guard an all-zero batch: its loss and gradient are then zero.
         denominator = ops.maximum(weight_sum, 1e-12)
-        loss = ops.sum(w * ops.cast(per_sample, out.dtype)) / denominator
+        loss = ops.sum(weights * per_label) / denominator
         if self.alpha and self.kernel_index:
             squares = sum(ops.sum(ops.square(trainable[i])) for i in self.kernel_index)
             loss = loss + ops.cast(0.5 * self.alpha, out.dtype) * squares / denominator
         for extra in extra_losses:
             loss = loss + ops.cast(extra, out.dtype)
-        hits = ops.cast(
-            ops.equal(ops.argmax(out, axis=-1), ops.cast(y, "int32")), out.dtype
-        )
-        return loss, weight_sum, ops.sum(w * hits)
+        return loss, weight_sum, ops.sum(weights * hits)
 
     def totals(self, loss, weight_sum, correct):
         """Stack one batch's results so epoch totals are a running sum."""
         return ops.stack([loss * weight_sum, weight_sum, correct])
 
 
+def batch_metrics(out, y, w, from_logits):
+    """Weighted loss sum, weight sum and weighted hits of a validation chunk."""
+    out = widen(out)
+    weights, per_label, hits = _label_terms(y, out, w, from_logits, None)
+    return ops.stack(
+        [ops.sum(weights * per_label), ops.sum(weights), ops.sum(weights * hits)]
+    )
+
+
+def _label_terms(y, out, w, from_logits, class_weight):
+    """Weight, crossentropy and hit (0 or 1) of each label, shaped like ``y``.
+
+    A label of -1 marks a position to ignore: its weight is zero and a valid
+    index stands in for it, so nothing out of range reaches a gather.
+    """
+    y = ops.cast(y, "int32")
+    labelled = ops.greater_equal(y, 0)
+    y = ops.where(labelled, y, 0)
+    weights = ops.cast(w, out.dtype)
+    if len(y.shape) > 1:
+        weights = ops.reshape(weights, (-1,) + (1,) * (len(y.shape) - 1))
+    per_label = sparse_crossentropy(y, out, from_logits)
+    weights = weights * ops.cast(labelled, out.dtype)
+    if class_weight is not None:
+        table = ops.convert_to_tensor(class_weight, dtype=out.dtype)
+        weights = weights * ops.take(table, y)
+    hits = ops.cast(ops.equal(ops.argmax(out, axis=-1), y), out.dtype)
+    return weights, per_label, hits
+
+
 def sparse_crossentropy(y, out, from_logits):
-    """Per-sample crossentropy read off at each label: no one-hot of the labels.
+    """Crossentropy read off at each label's own entry: no one-hot, any rank.
 
     With logits it is ``logsumexp(out) - out[y]``; with probabilities, Keras's
     form: normalise, clip to ``[eps, 1 - eps]``, take ``-log out[y]``. (Keras's
     own sparse crossentropy one-hot encodes each batch's labels on some
-    backends; this never does.)
+    backends, and per-position labels multiply that by T.)
     """
     index = ops.expand_dims(ops.cast(y, "int32"), -1)
     if from_logits:
@@ -77,14 +112,3 @@ def widen(out):
     if keras.backend.standardize_dtype(out.dtype) in ("float16", "bfloat16"):
         return ops.cast(out, "float32")
     return out
-
-
-def batch_metrics(out, y, w, from_logits):
-    """Weighted loss sum, weight sum and weighted hits of a validation chunk."""
-    out = widen(out)
-    w = ops.cast(w, out.dtype)
-    per_sample = sparse_crossentropy(y, out, from_logits)
-    hits = ops.cast(
-        ops.equal(ops.argmax(out, axis=-1), ops.cast(y, "int32")), out.dtype
-    )
-    return ops.stack([ops.sum(w * per_sample), ops.sum(w), ops.sum(w * hits)])

@@ -53,7 +53,9 @@ class _Traced:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.shared = shared
         self.variables = [v.value for v in _variables(model, optimizer)]
-        self.epoch = tf.function(self._epoch, autograph=False, reduce_retracing=True)
+        # Each fit asks for the epoch at explicit specs (any number of rows),
+        # so nothing is left for tf.function to generalise.
+        self.epoch = tf.function(self._epoch, autograph=False)
         self.batch = tf.function(self._batch, autograph=False, reduce_retracing=True)
 
     def _copy(self, sources, targets):
@@ -69,7 +71,7 @@ class _Traced:
             out = model(x, training=True)
             loss, weight_sum, correct = self.loss(y, out, w, variables, model.losses)
             scaled = scale_loss(self.optimizer, loss)
-        grads = tape.gradient(scaled, variables)
+        grads = [_summed(g) for g in tape.gradient(scaled, variables)]
         self.optimizer.apply(grads, variables)
         return tf.cast(self.loss.totals(loss, weight_sum, correct), w.dtype)
 
@@ -106,7 +108,7 @@ class TensorFlowTrainer(Trainer):
         self._unpatch = lambda: None
         key = None
         if not tf.distribute.has_strategy():
-            key = fit_key(model, optimizer, loss, data[0], architecture_key)
+            key = fit_key(model, optimizer, loss, data, architecture_key)
         traced = _EPOCH_CACHE.lookup(key)
         if traced is not None and not _same_shapes(traced.variables, self._variables):
             traced = None
@@ -205,6 +207,20 @@ def _update_without_merge_call(optimizer):
             o.__dict__.pop("_backend_update_step", None)
 
     return undo
+
+
+def _summed(gradient):
+    """A gradient as a dense tensor, slices of repeated rows summed.
+
+    An Embedding's gradient arrives as tf.IndexedSlices with one slice per
+    occurrence of a token. Keras's optimizers square such slices one by one
+    (Adam's second moment would get the sum of squares, not the square of the
+    sum), so a sample of weight k would not train like k copies. Summing the
+    slices first gives every optimizer the true gradient.
+    """
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
 
 
 def _per_model(function):

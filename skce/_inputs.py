@@ -1,0 +1,178 @@
+"""Sequence and token input: validating X and arranging it as the network takes it.
+
+The estimators that take sequences read X as
+
+- integers ``(n_samples, T)``: token ids, handed to the network as int32
+  (never cast to float) when the network takes integers, as one that starts
+  with an ``Embedding`` does;
+- floats ``(n_samples, T, n_features)``: a sequence of feature vectors;
+- floats ``(n_samples, T)``: a sequence of T scalars (how tabular data
+  arrives from scikit-learn).
+
+Token ids are checked against the vocabulary fitted on: negative ids, ids at
+or beyond ``vocabulary_size_`` and non-integral floats are errors that say
+how to fix them, as are ragged lists of sequences.
+"""
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, check_X_y, validate_data
+
+from skce._engine import host_rows
+
+_NO_Y = "no_validation"
+
+
+def validate_sequences(estimator, X, y=_NO_Y, *, reset: bool, max_ndim=None):
+    """``validate_data`` for sequence input: any rank >= 2, integers kept.
+
+    2-D X goes through scikit-learn's ``validate_data`` (feature names and
+    the n_features check included). Higher-rank X is checked for the shape
+    of its samples against the fitted one, and never against feature names.
+    ``y`` may be 2-D: per-position labels are checked in ``skce._targets``.
+    """
+    no_y = isinstance(y, str) and y == _NO_Y
+    _check_ragged(X)
+    kwargs = dict(dtype="numeric", allow_nd=True)
+    name = type(estimator).__name__
+    if len(getattr(X, "shape", ())) > 2 and not reset:
+        if no_y:
+            out = check_array(X, **kwargs)
+        else:
+            out = check_X_y(X, y, multi_output=True, **kwargs)
+        X = out if no_y else out[0]
+    else:
+        if not no_y:
+            kwargs["multi_output"] = True
+        out = validate_data(estimator, X, y, reset=reset, **kwargs)
+        X = out if no_y else out[0]
+    if not reset and X.shape[1:] != estimator._sample_shape:
+        raise ValueError(
+            f"X holds samples of shape {X.shape[1:]}, but {name} was fitted "
+            f"on samples of shape {estimator._sample_shape}. Pass samples of "
+            "the fitted shape (pad or cut sequences to its length)."
+        )
+    if max_ndim is not None and X.ndim > max_ndim:
+        raise ValueError(
+            f"X has {X.ndim} dimensions; {name} takes 2-D (n_samples, T) or "
+            "3-D (n_samples, T, n_features) arrays."
+        )
+    if reset:
+        estimator._sample_shape = X.shape[1:]
+    if X.dtype.kind not in "iuf":
+        # Booleans, float16 and the like: features in float64.
+        X = X.astype(np.float64)
+        out = X if no_y else (X, out[1])
+    return out
+
+
+def _check_ragged(X) -> None:
+    """Reject a list of sequences of different lengths with the fix."""
+    if sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype != object):
+        return
+    if not isinstance(X, (list, tuple, np.ndarray)) or getattr(X, "ndim", 1) == 0:
+        return
+    lengths = sorted(
+        {len(row) for row in X if hasattr(row, "__len__") and not isinstance(row, str)}
+    )
+    if len(lengths) > 1:
+        raise ValueError(
+            f"X holds sequences of different lengths ({lengths[0]} to "
+            f"{lengths[-1]}); skce takes one length T. Pad them first, e.g. "
+            "keras.utils.pad_sequences(X, padding='post'), which pads with "
+            "token id 0, the id that mask_zero=True masks (and pad y with "
+            "ignore_label)."
+        )
+
+
+def is_integer(X) -> bool:
+    return X.dtype.kind in "iu"
+
+
+def check_token_ids(X, vocabulary_size=None) -> np.ndarray:
+    """Return X as int32 token ids, or raise naming what is wrong and the fix.
+
+    Ids must be integral, non-negative and, when ``vocabulary_size`` is
+    given, below it.
+    """
+    if not is_integer(X):
+        fractional = X[X != np.floor(X)]
+        if fractional.size:
+            raise ValueError(
+                "X holds non-integral values (for example "
+                f"{float(fractional.flat[0])!r}), but the network takes token "
+                "ids. "
+                "Pass integer ids (X.astype(int) if they are whole numbers "
+                "stored as floats), or a float sequence to a network fitted "
+                "on floats."
+            )
+    if X.size == 0:
+        return X.astype(np.int32)
+    low, high = X.min(), X.max()
+    if low < 0:
+        raise ValueError(
+            f"X holds negative token ids (the smallest is {low}). Token ids "
+            "index the embedding and start at 0: map tokens to ids 1..V (id 0 "
+            "is padding), e.g. with np.unique(tokens, return_inverse=True)."
+        )
+    if vocabulary_size is not None and high >= vocabulary_size:
+        raise ValueError(
+            f"X holds token id {high}, beyond the vocabulary of "
+            f"{vocabulary_size} ids (0 to {vocabulary_size - 1}) of the "
+            "network's embedding. Map ids never seen in fit to an id seen "
+            "there (e.g. a reserved unknown-token id), or fit with a "
+            "vocabulary_size above the largest id."
+        )
+    if high > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"X holds token id {high}, beyond the int32 range; renumber the "
+            "tokens from 0."
+        )
+    return X.astype(np.int32, copy=False)
+
+
+def takes_token_ids(model) -> bool:
+    """Whether the model reads integer ids: an integer Input, or an Embedding first."""
+    inputs = getattr(model, "inputs", None) or []
+    if inputs and "int" in str(inputs[0].dtype):
+        return True
+    layers = [
+        layer
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    return bool(layers) and isinstance(layers[0], keras.layers.Embedding)
+
+
+def embedding_vocabulary(model):
+    """``input_dim`` of the model's first Embedding, or None if it has none."""
+    stack = list(model.layers)[::-1]
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+        stack.extend(list(getattr(layer, "layers", ()))[::-1])
+    return None
+
+
+def network_input(estimator, model, X, dtype: str, fitting: bool) -> np.ndarray:
+    """Arrange validated X for ``model``: int32 token ids, or floats of ``dtype``.
+
+    A fresh fit decides, from the built model, whether X is token ids and
+    records ``vocabulary_size_`` (None for float input): the input_dim of the
+    model's embedding, else the largest id seen plus one.
+    """
+    x = estimator._model_input(X)
+    if fitting:
+        if takes_token_ids(model):
+            ids = check_token_ids(x)
+            vocabulary = embedding_vocabulary(model)
+            if vocabulary is None:
+                vocabulary = int(ids.max()) + 1 if ids.size else 1
+            estimator.vocabulary_size_ = vocabulary
+        else:
+            estimator.vocabulary_size_ = None
+    if estimator.vocabulary_size_ is None:
+        return host_rows(x, dtype)
+    return check_token_ids(x, estimator.vocabulary_size_)
