@@ -324,5 +324,5 @@ def test_no_one_label_warning_for_large_vocabularies():
     rng = np.random.RandomState(0)
     X = rng.randint(1, 40, (30, 10))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)
         rnn(epochs=1).fit(X, X)
