@@ -425,6 +425,17 @@ def report(rows) -> None:
             "of the difference of the two mean accuracies, from the spread of "
             "each candidate's accuracy over its seeds."
         )
+        notes.append(
+            "The optimizers are not quite the same on TensorFlow. Keras's "
+            "TensorFlow optimizers square an Embedding's gradient (a "
+            "tf.IndexedSlices) slice by slice, so Adam's second moment of a "
+            "character seen k times in a batch sums k squares instead of "
+            "squaring the sum; skce sums the slices first, which is standard "
+            "Adam (tests/test_engine.py pins down both). On JAX Keras runs "
+            "standard Adam, and from the same initial weights skce's epochs "
+            "equal Keras fit's step for step. On TensorFlow, then, the two "
+            "differ by Keras's variant of Adam as well as by noise."
+        )
     notes += [
         "Memory: each run is one fit of 1 epoch in a fresh process; peak RSS is "
         "the whole process's (`ru_maxrss`, MiB), so it includes Python, Keras "
