@@ -61,7 +61,7 @@ def validate_sequences(estimator, X, y=_NO_Y, *, reset: bool, max_ndim=None):
     if reset:
         estimator._sample_shape = X.shape[1:]
     if X.dtype.kind not in "iuf":
-        # Booleans, float16 and the like: features in float64.
+        # Booleans are features, not ids: computed on in float64.
         X = X.astype(np.float64)
         out = X if no_y else (X, out[1])
     return out
@@ -87,6 +87,7 @@ def _check_ragged(X) -> None:
 
 
 def is_integer(X) -> bool:
+    """Whether X holds integers (candidate token ids)."""
     return X.dtype.kind in "iu"
 
 

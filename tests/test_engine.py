@@ -300,3 +300,56 @@ def test_sparse_crossentropy_matches_keras(from_logits, shape):
     assert_allclose(
         keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-5
     )
+
+
+def test_sequence_adam_matches_keras_fit_on_jax():
+    """With Adam and an Embedding, skce's epochs are Keras fit's, step for step.
+
+    On TensorFlow Keras's own fit differs: see the next test.
+    """
+    if keras.backend.backend() != "jax":
+        pytest.skip("Keras fit runs standard Adam on embeddings on JAX only")
+    X, y = _sequence_data()
+    params = dict(epochs=2, batch_size=16, shuffle=False, dtype="float32")
+    clf = SparseCEClassifier(
+        _build_lstm, optimizer=keras.optimizers.Adam(0.01), **params
+    ).fit(X, y)
+    reference = _build_lstm(5, 9, (12,))
+    reference.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    reference.fit(X, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for ours, theirs in zip(
+        clf.model_.get_weights(), reference.get_weights(), strict=True
+    ):
+        assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_keras_tensorflow_optimizers_square_embedding_slices_one_by_one():
+    """Why skce sums an Embedding's gradient slices on TensorFlow before Adam.
+
+    Keras's TensorFlow optimizers square a tf.IndexedSlices gradient slice by
+    slice, so a token seen twice in a batch adds g**2 + g**2 to Adam's second
+    moment instead of (2 g)**2. If this starts failing, Keras has changed: the
+    summing in skce/_engine/_tensorflow.py may then be unnecessary.
+    """
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.IndexedSlices exist on the TensorFlow backend only")
+    import tensorflow as tf
+
+    from skce._engine._tensorflow import _summed
+
+    def second_moment(gradient):
+        variable = keras.Variable(np.zeros((3, 2), dtype="float32"))
+        optimizer = keras.optimizers.Adam(beta_2=0.5)
+        optimizer.build([variable])
+        optimizer.apply([gradient], [variable])
+        # Adam's second moments are private; read the one of this variable.
+        return keras.ops.convert_to_numpy(optimizer._velocities[0])[0, 0]
+
+    twice = tf.IndexedSlices(
+        tf.ones((2, 2)), tf.constant([0, 0]), dense_shape=tf.constant([3, 2])
+    )
+    assert second_moment(twice) == pytest.approx(0.5 * (1 + 1))  # Keras
+    assert second_moment(_summed(twice)) == pytest.approx(0.5 * 2**2)  # skce
