@@ -41,7 +41,9 @@ import numpy as np
 from skce import SparseCERNNClassifier
 
 WINDOW = 100
-SLICE = Path(__file__).resolve().parent / "data" / "shakespeare_slice.txt"
+# The docs gallery runs this script without __file__, from the examples folder.
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+SLICE = HERE / "data" / "shakespeare_slice.txt"
 
 
 def load_text(path, limit=None):
