@@ -146,7 +146,14 @@ class BenchmarkResults(Directive):
 
 def _inline(text):
     """Markdown inline code to reStructuredText's double backticks."""
-    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+
+    def literal(match):
+        # reST ends an inline literal only before a space or punctuation:
+        # "`tf.function`s" needs an escaped space after the literal.
+        after = text[match.end() : match.end() + 1]
+        return f"``{match.group(1)}``" + ("\\ " if after.isalnum() else "")
+
+    return re.sub(r"(?<!`)`([^`]+)`(?!`)", literal, text)
 
 
 def markdown_report_to_rst(text):
