@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_consistent_length,
@@ -74,6 +74,7 @@ _NOT_ARCHITECTURE = frozenset(
         "random_state",
         "verbose",
         "warm_start",
+        "distribution",
     }
 )
 
@@ -102,6 +103,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "ignore_label": [Integral, str, None],
+        "distribution": [StrOptions({"data_parallel"}), HasMethods(["scope"]), None],
     }
 
     def __init__(
@@ -123,6 +125,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         random_state,
         verbose,
         warm_start,
+        distribution,
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -140,6 +143,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.distribution = distribution
 
     # ------------------------------------------------------------------
     # Hooks for the concrete estimators
@@ -290,7 +294,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         if dtype == "float64" and not continuing:
             _warn_float64_on_accelerator()
 
-        with _engine.precision(dtype):
+        with _engine.distributed(self.distribution), _engine.precision(dtype):
             if continuing:
                 model = self.model_
             else:
@@ -728,6 +732,19 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Persistence
 
+    def __sklearn_clone__(self):
+        # A distribution object is shared, not deep-copied as clone copies
+        # other parameters: it stands for the devices, and TensorFlow's
+        # collective ops clash between two strategies over the same devices.
+        distribution = self.distribution
+        if distribution is None or isinstance(distribution, str):
+            return super().__sklearn_clone__()
+        shallow = copy.copy(self)
+        shallow.distribution = None
+        cloned = super(BaseSparseCEClassifier, shallow).__sklearn_clone__()
+        cloned.distribution = distribution
+        return cloned
+
     def __getstate__(self):
         state = super().__getstate__()
         if "model_" in state:
@@ -1117,6 +1134,19 @@ None, default=None
         between applies to the continued training (so does a changed
         learning rate of an optimizer instance); a changed ``optimizer``
         starts a new optimizer state. ``partial_fit`` continues the same way.
+
+    distribution : {{'data_parallel'}}, distribution object or None, default=None
+        Data-parallel training over several devices. Each mini-batch is
+        split over the devices and their gradients are summed, so the fit
+        equals the one-device fit up to float rounding (``batch_size`` is
+        the global batch). ``None`` follows what is in force where ``fit``
+        runs: a ``keras.distribution.DataParallel`` set on JAX, or a
+        ``tf.distribute`` strategy's ``scope()`` on TensorFlow.
+        ``'data_parallel'`` uses every device of the host (on TensorFlow:
+        the GPUs, or the logical CPUs if there is none). An instance
+        (``keras.distribution.DataParallel`` on JAX, a
+        ``tf.distribute.Strategy`` on TensorFlow) is used as given, and
+        clones of the estimator share it.
 """
 
 #: The numpydoc entries of the fitted attributes every estimator shares.

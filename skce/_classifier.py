@@ -190,6 +190,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        distribution=None,
         ignore_label=None,
     ):
         super().__init__(
@@ -209,6 +210,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            distribution=distribution,
         )
         self.model = model
         self.ignore_label = ignore_label

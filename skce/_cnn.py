@@ -134,6 +134,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        distribution=None,
         ignore_label=None,
     ):
         super().__init__(
@@ -153,6 +154,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            distribution=distribution,
         )
         self.image_shape = image_shape
         self.filters = filters

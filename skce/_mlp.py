@@ -83,6 +83,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        distribution=None,
         ignore_label=None,
     ):
         super().__init__(
@@ -102,6 +103,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            distribution=distribution,
         )
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

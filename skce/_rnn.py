@@ -162,6 +162,7 @@ class SparseCERNNClassifier(BaseSparseCEClassifier):
         random_state=None,
         verbose=0,
         warm_start=False,
+        distribution=None,
         ignore_label=None,
     ):
         super().__init__(
@@ -181,6 +182,7 @@ class SparseCERNNClassifier(BaseSparseCEClassifier):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            distribution=distribution,
         )
         self.embedding_dim = embedding_dim
         self.cell = cell

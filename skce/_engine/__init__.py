@@ -37,6 +37,7 @@ __all__ = [
     "batch_metrics",
     "chunk_rows",
     "current_sample_keys",
+    "distributed",
     "forward",
     "make_trainer",
     "needs_batch_hooks",
@@ -85,6 +86,31 @@ def make_trainer(model, optimizer, loss, data, batch_size, architecture_key=None
     return getattr(module, cls)(
         model, optimizer, loss, data, batch_size, architecture_key
     )
+
+
+@contextlib.contextmanager
+def distributed(distribution):
+    """Train data-parallel under ``distribution`` for the duration.
+
+    ``None`` leaves what is in force (the trainers honour it);
+    ``"data_parallel"`` stands for every device of the host.
+    """
+    if distribution is None:
+        yield
+        return
+    module, _ = _backend_module()
+    if not hasattr(module, "data_parallel"):
+        raise ValueError(
+            f"skce trains data-parallel on the tensorflow and jax backends. "
+            f"Received: distribution={distribution!r} with KERAS_BACKEND="
+            f"{keras.backend.backend()!r}. Use distribution=None."
+        )
+    if isinstance(distribution, str):
+        distribution = module.data_parallel()
+    else:
+        module.check_distribution(distribution)
+    with distribution.scope():
+        yield
 
 
 def accelerator():

@@ -12,6 +12,7 @@ import numpy as np
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer, scale_loss
+from skce._engine._trainer import check_distribution as _check
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
 # architecture, optimizer and shapes (a GridSearchCV refit) reuses them.
@@ -46,7 +47,7 @@ def _training_kwargs(model, training: bool) -> dict:
     return {}
 
 
-def _build_epoch(bound, loss, n_samples, batch_size):
+def _build_epoch(bound, loss, n_samples, batch_size, distribution=None):
     def objective(tv, ntv, ov, xb, yb, wb, kb):
         with sample_keys(kb):
             out, ntv, losses = bound.model.stateless_call(
@@ -68,12 +69,20 @@ def _build_epoch(bound, loss, n_samples, batch_size):
 
     def step(state, data, idx):
         tv, ntv, ov = state
-        x, y, w, k = data
-        grads, (value, ntv, weight_sum, correct) = grad_fn(
-            tv, ntv, ov, x[idx], y[idx], w[idx], k[idx]
-        )
+        batch = [a[idx] for a in data]
+        if distribution is not None:
+            # Data parallelism: the batch is split over the mesh's batch axis
+            # and the replicated weights' gradients are summed by XLA, so the
+            # step computes what it computes on one device.
+            batch = [
+                keras.distribution.distribute_tensor(
+                    a, distribution.get_data_layout(a.shape)
+                )
+                for a in batch
+            ]
+        grads, (value, ntv, weight_sum, correct) = grad_fn(tv, ntv, ov, *batch)
         tv, ov = bound.optimizer.stateless_apply(ov, grads, tv)
-        row = loss.totals(value, weight_sum, correct).astype(w.dtype)
+        row = loss.totals(value, weight_sum, correct).astype(data[2].dtype)
         return (tv, ntv, ov), row
 
     n_full, rest = divmod(n_samples, batch_size)
@@ -135,7 +144,10 @@ class JaxTrainer(Trainer):
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
         self._loss = loss
+        self._distribution = data_parallel_in_force()
         self._key = fit_key(model, optimizer, loss, data, architecture_key)
+        if self._key is not None and self._distribution is not None:
+            self._key = (*self._key, _mesh_key(self._distribution))
         self._by_step = _convolves_on_cpu(model)
         self._compiled = {}
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
@@ -150,7 +162,11 @@ class JaxTrainer(Trainer):
             if cached is None:
                 bound = _Bound()
                 epoch, batch = _build_epoch(
-                    bound, self._loss, n_samples, min(self.batch_size, n_samples)
+                    bound,
+                    self._loss,
+                    n_samples,
+                    min(self.batch_size, n_samples),
+                    self._distribution,
                 )
                 cached = (bound, epoch, batch)
                 _EPOCH_CACHE.store(key, cached)
@@ -165,14 +181,30 @@ class JaxTrainer(Trainer):
         return int(limit * 0.25) if limit else None
 
     def to_device(self, arrays):
-        return tuple(jnp.asarray(a) for a in arrays)
+        return tuple(self._replicated(jnp.asarray(a)) for a in arrays)
+
+    def _replicated(self, value):
+        """``value`` on every device of the data-parallel mesh (if one is set).
+
+        Training data is replicated so that any permutation's mini-batch can
+        be gathered on the devices without moving rows between them.
+        """
+        if self._distribution is None:
+            return value
+        layout = keras.distribution.TensorLayout(
+            [None] * value.ndim, self._distribution.device_mesh
+        )
+        return keras.distribution.distribute_tensor(value, layout)
 
     def _state(self):
         # Read from the variables each time: a callback may have changed them.
-        return (
-            [v.value for v in self.model.trainable_variables],
-            [v.value for v in self.model.non_trainable_variables],
-            [v.value for v in self.optimizer.variables],
+        return tuple(
+            [self._replicated(v.value) for v in variables]
+            for variables in (
+                self.model.trainable_variables,
+                self.model.non_trainable_variables,
+                self.optimizer.variables,
+            )
         )
 
     def _store(self, state):
@@ -206,6 +238,31 @@ class JaxTrainer(Trainer):
             state, totals = batch_fn(self._state(), data, jnp.asarray(idx, jnp.int32))
         self._store(state)
         return np.asarray(totals)
+
+
+def data_parallel_in_force():
+    """The ``keras.distribution`` in force, checked to be data-parallel, or None."""
+    distribution = keras.distribution.distribution()
+    if distribution is not None:
+        check_distribution(distribution)
+    return distribution
+
+
+def check_distribution(distribution) -> None:
+    """Raise unless skce can train under ``distribution``."""
+    expected = keras.distribution.DataParallel
+    _check(distribution, expected, "keras.distribution.DataParallel")
+
+
+def data_parallel():
+    """Data parallelism over every device JAX sees."""
+    return keras.distribution.DataParallel()
+
+
+def _mesh_key(distribution) -> tuple:
+    mesh = distribution.device_mesh
+    devices = tuple(str(d) for d in np.asarray(mesh.devices).flat)
+    return ("data_parallel", devices, tuple(mesh.axis_names))
 
 
 def enable_x64():

@@ -37,22 +37,41 @@ class SparseCELoss:
     kernel_index: tuple
     class_weight: tuple | None = None
 
-    def __call__(self, y, out, w, trainable, extra_losses=()):
-        """Return ``(loss, weight_sum, weighted_correct)`` for one batch."""
+    def __call__(
+        self, y, out, w, trainable, extra_losses=(), *, weight_total=None, replicas=1
+    ):
+        """Return ``(loss, weight_sum, weighted_correct)`` for one batch.
+
+        Data-parallel training calls this on each replica's share of a
+        mini-batch with the whole batch's ``weight_total`` (see
+        ``weight_total``) and the number of ``replicas``: the data term is then
+        the share's part of the batch's weighted mean, and the penalty and
+        the model's own losses count ``1 / replicas`` each, so the replicas'
+        losses (and gradients) sum to those of the whole batch on one device.
+        """
         out = widen(out)
         weights, per_label, hits = _label_terms(
             y, out, w, self.from_logits, self.class_weight
         )
         weight_sum = ops.sum(weights)
+        if weight_total is None:
+            weight_total = weight_sum
         # Guard an all-zero batch: its loss and gradient are then zero.
-        denominator = ops.maximum(weight_sum, 1e-12)
+        denominator = ops.maximum(ops.cast(weight_total, out.dtype), 1e-12)
         loss = ops.sum(weights * per_label) / denominator
+        share = 1.0 / replicas
         if self.alpha and self.kernel_index:
             squares = sum(ops.sum(ops.square(trainable[i])) for i in self.kernel_index)
-            loss = loss + ops.cast(0.5 * self.alpha, out.dtype) * squares / denominator
+            penalty = ops.cast(0.5 * self.alpha * share, out.dtype) * squares
+            loss = loss + penalty / denominator
         for extra in extra_losses:
-            loss = loss + ops.cast(extra, out.dtype)
+            extra = ops.cast(extra, out.dtype)
+            loss = loss + (extra if replicas == 1 else extra * share)
         return loss, weight_sum, ops.sum(weights * hits)
+
+    def weight_total(self, y, w, dtype):
+        """The summed label weights of a whole mini-batch, in ``dtype``."""
+        return ops.sum(_label_weights(y, w, dtype, self.class_weight)[1])
 
     def totals(self, loss, weight_sum, correct):
         """Stack one batch's results so epoch totals are a running sum."""
@@ -74,19 +93,25 @@ def _label_terms(y, out, w, from_logits, class_weight):
     A label of -1 marks a position to ignore: its weight is zero and a valid
     index stands in for it, so nothing out of range reaches a gather.
     """
+    y, weights = _label_weights(y, w, out.dtype, class_weight)
+    per_label = sparse_crossentropy(y, out, from_logits)
+    hits = ops.cast(ops.equal(ops.argmax(out, axis=-1), y), out.dtype)
+    return weights, per_label, hits
+
+
+def _label_weights(y, w, dtype, class_weight):
+    """Labels with -1 replaced by 0, and each label's weight (0 for -1)."""
     y = ops.cast(y, "int32")
     labelled = ops.greater_equal(y, 0)
     y = ops.where(labelled, y, 0)
-    weights = ops.cast(w, out.dtype)
+    weights = ops.cast(w, dtype)
     if len(y.shape) > 1:
         weights = ops.reshape(weights, (-1,) + (1,) * (len(y.shape) - 1))
-    per_label = sparse_crossentropy(y, out, from_logits)
-    weights = weights * ops.cast(labelled, out.dtype)
+    weights = weights * ops.cast(labelled, dtype)
     if class_weight is not None:
-        table = ops.convert_to_tensor(class_weight, dtype=out.dtype)
+        table = ops.convert_to_tensor(class_weight, dtype=dtype)
         weights = weights * ops.take(table, y)
-    hits = ops.cast(ops.equal(ops.argmax(out, axis=-1), y), out.dtype)
-    return weights, per_label, hits
+    return y, weights
 
 
 def sparse_crossentropy(y, out, from_logits):

@@ -1,5 +1,6 @@
 """TensorFlow trainer: a whole epoch is one call of a traced ``tf.function``."""
 
+import functools
 import os
 import types
 
@@ -10,6 +11,7 @@ from keras.src.optimizers.base_optimizer import BaseOptimizer
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer, scale_loss
+from skce._engine._trainer import check_distribution as _check
 
 
 def _honour_thread_limit():
@@ -99,16 +101,92 @@ class _Traced:
         return totals
 
 
+class _Replicated:
+    """Epoch and step functions for a fit inside a ``tf.distribute`` strategy.
+
+    Each mini-batch is split over the strategy's replicas (every replica
+    holds a copy of the training data and gathers its share of the batch's
+    rows). A replica's loss is its share of the whole batch's weighted mean,
+    and Keras's optimizer sums the replicas' gradients, so a step computes
+    what it computes on one device. Traced on the fit's own (mirrored)
+    model, for that fit only.
+    """
+
+    def __init__(self, model, optimizer, loss, strategy, weight_dtype):
+        self.model, self.optimizer, self.loss = model, optimizer, loss
+        self.strategy = strategy
+        self.weight_dtype = weight_dtype
+        self.epoch = _per_model(
+            tf.function(self._epoch, autograph=False, reduce_retracing=True)
+        )
+        self.batch = _per_model(
+            tf.function(self._step, autograph=False, reduce_retracing=True)
+        )
+
+    def _replica_step(self, data, idx):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        dtype = self.model.trainable_variables[0].dtype
+        total = self.loss.weight_total(
+            tf.gather(data[1], idx), tf.gather(data[2], idx), dtype
+        )
+        share = idx[context.replica_id_in_sync_group :: replicas]
+        x, y, w, k = (tf.gather(a, share) for a in data)
+        model = self.model
+        variables = model.trainable_variables
+        with tf.GradientTape() as tape, sample_keys(k):
+            out = model(x, training=True)
+            loss, weight_sum, correct = self.loss(
+                y,
+                out,
+                w,
+                variables,
+                model.losses,
+                weight_total=total,
+                replicas=replicas,
+            )
+            scaled = scale_loss(self.optimizer, loss)
+        grads = [_summed(g) for g in tape.gradient(scaled, variables)]
+        self.optimizer.apply(grads, variables)
+        total = tf.cast(total, loss.dtype)
+        return tf.cast(tf.stack([loss * total, weight_sum, correct]), w.dtype)
+
+    def _step(self, data, idx):
+        rows = self.strategy.run(self._replica_step, args=(data, idx))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, rows, axis=None)
+
+    def _epoch(self, data, perm, batch_size):
+        n_full = tf.shape(perm)[0] // batch_size
+        zeros = tf.zeros((3,), self.weight_dtype)
+
+        def body(i, totals):
+            row = self._step(data, perm[i * batch_size : (i + 1) * batch_size])
+            return i + 1, totals + row
+
+        _, totals = tf.while_loop(lambda i, _: i < n_full, body, (0, zeros))
+        rest = perm[n_full * batch_size :]
+        return tf.cond(
+            tf.size(rest) > 0, lambda: totals + self._step(data, rest), lambda: totals
+        )
+
+
 class TensorFlowTrainer(Trainer):
     """Run each epoch as one call of a traced graph, shared per architecture."""
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
-        self._variables = [v.value for v in _variables(model, optimizer)]
         self._batch_size = tf.constant(min(batch_size, len(data[0])), tf.int32)
         self._unpatch = lambda: None
-        key = None
-        if not tf.distribute.has_strategy():
-            key = fit_key(model, optimizer, loss, data, architecture_key)
+        self._replicated = None
+        if tf.distribute.has_strategy():
+            # Data parallelism: the strategy's own variables and update path.
+            strategy = tf.distribute.get_strategy()
+            self._replicated = _Replicated(
+                model, optimizer, loss, strategy, data[2].dtype
+            )
+            super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
+            return
+        self._variables = [v.value for v in _variables(model, optimizer)]
+        key = fit_key(model, optimizer, loss, data, architecture_key)
         traced = _EPOCH_CACHE.lookup(key)
         if traced is not None and not _same_shapes(traced.variables, self._variables):
             traced = None
@@ -144,14 +222,24 @@ class TensorFlowTrainer(Trainer):
         return int(memory * 0.25) if memory else None
 
     def to_device(self, arrays):
+        if self._replicated is not None:
+            # A copy of the data on each replica's device.
+            strategy = self._replicated.strategy
+            return strategy.experimental_distribute_values_from_function(
+                lambda _: tuple(tf.convert_to_tensor(a) for a in arrays)
+            )
         return tuple(tf.convert_to_tensor(a) for a in arrays)
 
     def epoch_on(self, data, perm):
         perm = tf.constant(perm, dtype=tf.int32)
+        if self._replicated is not None:
+            return self._replicated.epoch(data, perm, self._batch_size).numpy()
         return self._epoch_fn(self._variables, data, perm, self._batch_size).numpy()
 
     def batch_on(self, data, idx):
         idx = tf.constant(idx, dtype=tf.int32)
+        if self._replicated is not None:
+            return self._replicated.batch(data, idx).numpy()
         return self._traced.batch(self._variables, data, idx).numpy()
 
 
@@ -228,6 +316,20 @@ def _per_model(function):
     # in), so TensorFlow's "frequent retracing" warning would only be noise.
     function._omit_frequent_tracing_warning = True
     return function
+
+
+def check_distribution(distribution) -> None:
+    """Raise unless skce can train under ``distribution``."""
+    _check(distribution, tf.distribute.Strategy, "tf.distribute.Strategy")
+
+
+@functools.cache
+def data_parallel():
+    """A MirroredStrategy over the GPUs, or over the logical CPUs if none."""
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices(
+        "CPU"
+    )
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
 def accelerator():

@@ -99,3 +99,13 @@ def logs_from_totals(totals):
     if weight_sum <= 0:
         return {"loss": 0.0, "accuracy": 0.0}
     return {"loss": loss_sum / weight_sum, "accuracy": correct / weight_sum}
+
+
+def check_distribution(distribution, expected: type, name: str) -> None:
+    """Raise unless ``distribution`` is an ``expected`` (named ``name``)."""
+    if not isinstance(distribution, expected):
+        raise ValueError(
+            f"skce trains data-parallel under a {name} on this backend. "
+            f"Received: distribution={distribution!r}. Pass "
+            f"distribution='data_parallel' or a {name}."
+        )
