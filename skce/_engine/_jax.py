@@ -189,7 +189,8 @@ class JaxTrainer(Trainer):
         Training data is replicated so that any permutation's mini-batch can
         be gathered on the devices without moving rows between them.
         """
-        if self._distribution is None:
+        if self._distribution is None or not value.is_fully_addressable:
+            # Values laid over several processes' devices are placed already.
             return value
         layout = keras.distribution.TensorLayout(
             [None] * value.ndim, self._distribution.device_mesh
