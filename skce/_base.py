@@ -8,7 +8,6 @@ estimator adds its own parameters and ``_build_model``.
 import copy
 import functools
 import pickle
-import random
 import warnings
 from numbers import Integral, Real
 
@@ -572,14 +571,10 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         return model
 
     def _build_seeded(self, meta: dict, seed: int) -> keras.Model:
-        # Keras draws unseeded initializer and dropout seeds from Python's
-        # `random`; seed it for the build only, then give the caller back theirs.
-        state = random.getstate()
-        random.seed(seed)
-        try:
+        # Unseeded initializers and dropout layers draw their seeds from
+        # Python's random streams: seed them for the build only.
+        with _engine.python_random(seed):
             model = self._build_model(meta, seed)
-        finally:
-            random.setstate(state)
         _check_output(model, meta)
         return model
 
@@ -747,6 +742,11 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
+        if not isinstance(self.distribution, (str, type(None))):
+            # A distribution object stands for this process's devices and
+            # cannot be pickled; the copy follows what is in force where it
+            # is loaded.
+            state = {**state, "distribution": None}
         if "model_" in state:
             state = dict(state)
             model = state.pop("model_")
@@ -1146,7 +1146,8 @@ None, default=None
         the GPUs, or the logical CPUs if there is none). An instance
         (``keras.distribution.DataParallel`` on JAX, a
         ``tf.distribute.Strategy`` on TensorFlow) is used as given, and
-        clones of the estimator share it.
+        clones of the estimator share it; a pickled copy has
+        ``distribution=None`` (the instance belongs to its process).
 """
 
 #: The numpydoc entries of the fitted attributes every estimator shares.

@@ -77,19 +77,26 @@ def _json_line(process) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_one_fit_over_two_jax_processes():
-    """Two JAX processes (as two hosts) train one fit like one device."""
-    jax = pytest.importorskip("jax")
-    if tuple(int(p) for p in jax.__version__.split(".")[:2]) < (0, 5):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_fit_over_two_processes(backend):
+    """Two processes (as two hosts) train one fit like one device.
+
+    JAX through ``jax.distributed`` and a mesh over both processes, TensorFlow
+    through ``MultiWorkerMirroredStrategy``; predictions and pickling work in
+    every process.
+    """
+    module = pytest.importorskip(backend)
+    version = tuple(int(p) for p in module.__version__.split(".")[:2])
+    if backend == "jax" and version < (0, 5):
         # JAX 0.4.30 compiles the epoch for per-process shards of the
         # replicated training data (a buffer-size error); newer JAX runs it.
         pytest.skip("JAX 0.4.30 cannot run one fit over several processes")
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    port = str(_free_port())
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "TF_CONFIG")}
+    ports = [str(_free_port()), str(_free_port())]
 
     def start(*argv):
         return subprocess.Popen(
-            [sys.executable, "-m", "tests._multi_process", *argv],
+            [sys.executable, "-m", "tests._multi_process", backend, *argv],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -97,14 +104,13 @@ def test_one_fit_over_two_jax_processes():
             text=True,
         )
 
-    workers = [start(port, "0"), start(port, "1")]
+    workers = [start(*ports, "0"), start(*ports, "1")]
     single = _json_line(start("single"))
     results = [_json_line(w) for w in workers]
-    assert single["devices"] == 1
+    assert single["replicas"] == 1
     for result in results:
-        # The mesh spans both processes; each holds one of its devices.
-        assert result["devices"] == 2
-        assert result["local_devices"] == 1
+        assert result["backend"] == backend
+        assert result["replicas"] == 2
         np.testing.assert_allclose(result["proba"], single["proba"], atol=1e-5)
         np.testing.assert_allclose(result["restored_proba"], result["proba"])
         np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)

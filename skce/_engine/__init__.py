@@ -7,6 +7,7 @@ requested float type real for the backend while a fit or predict runs.
 
 import contextlib
 import importlib
+import random
 import threading
 import weakref
 
@@ -42,6 +43,7 @@ __all__ = [
     "make_trainer",
     "needs_batch_hooks",
     "precision",
+    "python_random",
     "row_keys",
     "run_epochs",
     "sample_keys",
@@ -86,6 +88,32 @@ def make_trainer(model, optimizer, loss, data, batch_size, architecture_key=None
     return getattr(module, cls)(
         model, optimizer, loss, data, batch_size, architecture_key
     )
+
+
+@contextlib.contextmanager
+def python_random(seed: int):
+    """Seed the Python random draws of a model build, for the build only.
+
+    Keras draws the seeds of unseeded initializers and dropout layers from
+    Python's ``random`` module. Another thread drawing from it meanwhile (a
+    dask worker's event loop does) would shift them, so during the build
+    Keras draws from a private ``random.Random(seed)`` instead. Keras has no
+    public switch for this: the module reference its seed generator reads is
+    swapped here, and tests/test_engine.py fails loudly if Keras moves it.
+    ``random`` itself is seeded too (and restored after), for builders that
+    draw from it directly.
+    """
+    from keras.src.random import seed_generator
+
+    state = random.getstate()
+    keras_random = seed_generator.python_random
+    random.seed(seed)
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = keras_random
+        random.setstate(state)
 
 
 @contextlib.contextmanager
