@@ -7,7 +7,7 @@ a fixed number of epochs, three ways, each in a process of its own:
 * *in memory*: X is a NumPy array in RAM and goes to the device whole (the
   default budget is larger than X);
 * *memmap*: X is a ``numpy.memmap`` of the file, with a data budget of
-  ``--budget-mb`` (default 64 MB, so X is about 6x the budget): fit streams it
+  ``--budget-mb`` (default 16 MB, so X is about 24x the budget): fit streams it
   from disk in segments of whole mini-batches, prefetching the next one;
 * *host streaming*: X is in RAM but larger than the same budget: fit streams
   it from host memory the same way.
@@ -194,6 +194,11 @@ def report(rows) -> None:
         "code); it leaves out the file's pages in the page cache, "
         "which the kernel can drop. *peak RSS* is the whole process's peak, "
         "file pages and the in-memory copies of X included.",
+        "A streaming fit holds about four segments of X at once, each at most "
+        "the budget: the one training and its copy on the device, the next one "
+        "being read in the background, and the previous device copy until it "
+        "is freed. So the anonymous memory it adds is about four budgets, "
+        "whatever the size of X.",
         "*predict_proba vs in memory*: largest difference on 100 rows.",
     ]
     write_report(
@@ -232,7 +237,7 @@ def main() -> None:
         "--n", type=int, default=N, help=f"Training rows (default {N})."
     )
     parser.add_argument(
-        "--budget-mb", type=int, default=64, help="Data budget in MB (default 64)."
+        "--budget-mb", type=int, default=16, help="Data budget in MB (default 16)."
     )
     args = parser.parse_args()
     run(args, "streaming", measure, report)
