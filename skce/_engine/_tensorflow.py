@@ -35,6 +35,25 @@ _honour_thread_limit()
 _EPOCH_CACHE = LRUCache()
 
 
+def _over_batches(step, data, perm, batch_size, dtype):
+    """Run ``step(data, idx)`` over the mini-batches of ``perm``; sum its rows.
+
+    The last batch may be short; one loop body serves it too, so the step is
+    traced once.
+    """
+    n = tf.shape(perm)[0]
+
+    def body(i, totals):
+        start = i * batch_size
+        row = step(data, perm[start : tf.minimum(start + batch_size, n)])
+        return i + 1, totals + row
+
+    n_steps = (n + batch_size - 1) // batch_size
+    zeros = tf.zeros((3,), dtype)
+    _, totals = tf.while_loop(lambda i, _: i < n_steps, body, (0, zeros))
+    return totals
+
+
 class _Traced:
     """Epoch and step functions traced on one model and optimizer.
 
@@ -79,18 +98,7 @@ class _Traced:
 
     def _epoch(self, variables, data, perm, batch_size):
         self._copy(variables, self.variables)
-        n_full = tf.shape(perm)[0] // batch_size
-        zeros = tf.zeros((3,), data[2].dtype)
-
-        def body(i, totals):
-            row = self._step(data, perm[i * batch_size : (i + 1) * batch_size])
-            return i + 1, totals + row
-
-        _, totals = tf.while_loop(lambda i, _: i < n_full, body, (0, zeros))
-        rest = perm[n_full * batch_size :]
-        totals = tf.cond(
-            tf.size(rest) > 0, lambda: totals + self._step(data, rest), lambda: totals
-        )
+        totals = _over_batches(self._step, data, perm, batch_size, data[2].dtype)
         self._copy(self.variables, variables)
         return totals
 
@@ -156,18 +164,7 @@ class _Replicated:
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, rows, axis=None)
 
     def _epoch(self, data, perm, batch_size):
-        n_full = tf.shape(perm)[0] // batch_size
-        zeros = tf.zeros((3,), self.weight_dtype)
-
-        def body(i, totals):
-            row = self._step(data, perm[i * batch_size : (i + 1) * batch_size])
-            return i + 1, totals + row
-
-        _, totals = tf.while_loop(lambda i, _: i < n_full, body, (0, zeros))
-        rest = perm[n_full * batch_size :]
-        return tf.cond(
-            tf.size(rest) > 0, lambda: totals + self._step(data, rest), lambda: totals
-        )
+        return _over_batches(self._step, data, perm, batch_size, self.weight_dtype)
 
 
 class TensorFlowTrainer(Trainer):
