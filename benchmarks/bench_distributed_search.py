@@ -151,8 +151,8 @@ def report(rows) -> None:
         "with the same workers (loky reuses its executor; the dask cluster "
         "stays up). *cluster start*: LocalCluster and Client, before the first "
         "search.",
-        "*same as n_jobs=1*: every split's test score and best_params_ equal "
-        "those of n_jobs=1 (largest score difference in brackets).",
+        "*same as n_jobs=1*: every split's test score and `best_params_` equal "
+        "those of `n_jobs=1` (largest score difference in brackets).",
         "The workers get one thread each: loky sets OMP_NUM_THREADS to "
         "cores ÷ n_jobs, dask's nanny to 1, and skce sizes TensorFlow's pools "
         "from it. n_jobs=1 trains with all cores. JAX sizes its CPU thread "
