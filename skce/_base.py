@@ -731,8 +731,8 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         # A distribution object is shared, not deep-copied as clone copies
         # other parameters: it stands for the devices, and TensorFlow's
         # collective ops clash between two strategies over the same devices.
-        distribution = self.distribution
-        if distribution is None or isinstance(distribution, str):
+        distribution = _distribution_object(self.distribution)
+        if distribution is None:
             return super().__sklearn_clone__()
         shallow = copy.copy(self)
         shallow.distribution = None
@@ -742,7 +742,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        if not isinstance(self.distribution, (str, type(None))):
+        if _distribution_object(self.distribution) is not None:
             # A distribution object stands for this process's devices and
             # cannot be pickled; the copy follows what is in force where it
             # is loaded.
@@ -817,6 +817,11 @@ _OUTPUTS = {
     "proba": {False: _proba, True: _proba_from_logits},
     "log_proba": {False: _log_proba, True: _log_proba_from_logits},
 }
+
+
+def _distribution_object(distribution):
+    """The distribution object the parameter holds, or None for a name or None."""
+    return None if isinstance(distribution, (str, type(None))) else distribution
 
 
 def _check_callbacks(callbacks) -> None:
