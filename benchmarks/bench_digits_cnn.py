@@ -82,6 +82,7 @@ def measure_one(args, name: str) -> dict:
             epochs=args.epochs,
             n_iter_no_change=args.epochs,
             batch_size=BATCH_SIZE,
+            learning_rate=1e-3,
             random_state=0,
         )
         return clf.fit(X_train, y_train)

@@ -120,6 +120,7 @@ def fitters(epochs: int):
             epochs=n_epochs,
             n_iter_no_change=n_epochs,
             batch_size=BATCH_SIZE,
+            learning_rate=1e-3,
             callbacks=callbacks,
             random_state=0,
         )

@@ -5,9 +5,8 @@ pixels / 255 as float32, ``--path`` to the ``mnist.npz``). Three candidates,
 each in a process of its own, on the default backend unless ``--backend``:
 
 * *default*: ``SparseCECNNClassifier(random_state=0)``, every other
-  parameter at its default (batch 200, Adam 1e-3, at most 100 epochs,
-  stopping when the training loss improves by less than ``tol`` for
-  ``n_iter_no_change`` epochs);
+  parameter at its default (batch 200, Adam from 2e-3, ``epochs="auto"``:
+  8 epochs here, the learning rate annealed along a cosine epoch by epoch);
 * *recipe*: the same network for 3 epochs with Adam under a cosine
   learning-rate decay from 2e-3 to 0 over the 3 epochs' steps
   (``optimizer=keras.optimizers.Adam(CosineDecay(2e-3, decay_steps))``);

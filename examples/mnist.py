@@ -6,8 +6,10 @@ The classic MNIST experiment: 60,000 training and 10,000 test digits of 28x28
 pixels, labels 0 to 9 given to ``fit`` as plain integers. The default
 :class:`~skce.SparseCECNNClassifier` is the usual MNIST network (two blocks of
 convolution, max pooling and dropout with 32 and 64 filters, then 256 dense
-units), trained with Adam for 25 epochs in batches of 250 while a fifth of the
-training set is held out to score each epoch. Written directly in Keras, this
+units), trained here the way the classic experiment trains it: Adam at 0.001
+for 25 epochs in batches of 250, while a fifth of the training set is held out
+to score each epoch. (At its defaults the estimator trains 8 epochs with an
+annealed learning rate instead; see the recipes page.) Written directly in Keras, this
 setup is reported to reach about 0.993 test accuracy.
 
 The script never downloads anything. It reads an ``mnist.npz`` in the format
@@ -127,6 +129,7 @@ def main(argv=None):
     clf = SparseCECNNClassifier(
         epochs=args.epochs,
         batch_size=250,
+        learning_rate=0.001,
         validation_split=0.2,
         verbose=1,
         random_state=args.random_state,

@@ -7,6 +7,7 @@ estimator adds its own parameters and ``_build_model``.
 
 import copy
 import functools
+import math
 import pickle
 import warnings
 from numbers import Integral, Real
@@ -50,6 +51,11 @@ OPTIMIZERS.update({name.lower(): cls for name, cls in list(OPTIMIZERS.items())})
 
 _SEED_MAX = 2**31 - 1
 
+#: epochs="auto": about this many optimizer steps, in whole epochs within
+#: AUTO_EPOCHS, over which the learning rate anneals along a cosine.
+AUTO_STEPS = 2400
+AUTO_EPOCHS = (5, 100)
+
 #: The float types and Keras mixed-precision policies a network trains in.
 DTYPES = ("float32", "float64", "mixed_float16", "mixed_bfloat16")
 
@@ -82,7 +88,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
     """Shared machinery of the skce classifiers (not for direct use)."""
 
     _parameter_constraints: dict = {
-        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -331,13 +337,17 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             evaluate = None
             if val is not None:
                 evaluate = _validation_scorer(model, from_logits, arch_key, *val)
+            batch_size = self._batch_size(len(data[0]))
+            epochs, anneal = self._epoch_plan(len(data[0]), batch_size, partial)
             with _engine.make_trainer(
-                model, optimizer, loss, data, self._batch_size(len(data[0])), arch_key
+                model, optimizer, loss, data, batch_size, arch_key
             ) as trainer:
-                callbacks = self._callbacks(val is not None, partial)
+                callbacks = self._callbacks(val is not None, partial, anneal)
+                if anneal:
+                    callbacks.insert(0, _engine.CosineAnnealing(epochs))
                 history, n_iter = _engine.run_epochs(
                     trainer,
-                    epochs=1 if partial else self.epochs,
+                    epochs=epochs,
                     shuffle=self.shuffle,
                     rng=np.random.RandomState(shuffle_seed),
                     callbacks=callbacks,
@@ -345,6 +355,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                     evaluate=evaluate,
                 )
         stopping = [c for c in callbacks if isinstance(c, _engine.ConvergenceStopping)]
+        # epochs="auto" ends by design when its schedule has annealed.
         if stopping and not stopping[0].converged and n_iter == self.epochs:
             warnings.warn(
                 f"{type(self).__name__}: the maximum of epochs={self.epochs} was "
@@ -419,6 +430,22 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
+    def _epoch_plan(self, n_samples: int, batch_size: int, partial: bool):
+        """Epochs to train, and whether the learning rate anneals over them.
+
+        ``epochs="auto"`` trains about ``AUTO_STEPS`` optimizer steps, in whole
+        epochs (at least and at most ``AUTO_EPOCHS``), with the learning rate
+        annealed along a cosine; a named schedule of the user's own stays.
+        """
+        if partial:
+            return 1, False
+        if self.epochs != "auto":
+            return int(self.epochs), False
+        steps = math.ceil(n_samples / batch_size)
+        low, high = AUTO_EPOCHS
+        epochs = min(max(math.ceil(AUTO_STEPS / steps), low), high)
+        return epochs, isinstance(self._learning_rate_value(), (int, float))
+
     def _make_optimizer(self, dtype: str) -> keras.optimizers.Optimizer:
         if isinstance(self.optimizer, str):
             optimizer = OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
@@ -463,9 +490,12 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             return self.learning_rate
         return self.optimizer.get_config().get("learning_rate")
 
-    def _callbacks(self, has_validation: bool, partial: bool = False) -> list:
+    def _callbacks(self, has_validation, partial=False, anneal=False) -> list:
         callbacks = [_copy_callback(cb) for cb in (self.callbacks or ())]
-        if not partial and self.n_iter_no_change is not None:
+        # An annealed schedule runs to its end unless early_stopping asks
+        # otherwise: stopping on the training loss would cut the annealing short.
+        stops = not anneal or self.early_stopping
+        if stops and not partial and self.n_iter_no_change is not None:
             validated = self.early_stopping and has_validation
             callbacks.append(
                 _engine.ConvergenceStopping(
@@ -1061,8 +1091,14 @@ def _validation_scorer(model, from_logits, architecture_key, x_val, y_val, w_val
 
 #: The numpydoc entries of the training parameters every estimator shares.
 TRAINING_PARAMETERS_DOC = """\
-    epochs : int, default={epochs}
-        Passes over the training data.
+    epochs : int or "auto", default={epochs}
+        Passes over the training data, at most (see ``n_iter_no_change``).
+        "auto" sizes them to the data: about 2,400 gradient steps in whole
+        epochs, at least 5 and at most 100, with the learning rate annealed
+        epoch by epoch along a cosine from ``learning_rate`` to near zero (an
+        optimizer with a learning-rate schedule of its own keeps it).
+        Reaching the last of these epochs is the end of the schedule, not a
+        ``ConvergenceWarning``. ``partial_fit`` always trains one epoch.
 
     batch_size : int or "auto", default="auto"
         Samples per gradient step. "auto" is ``min(200, n_samples)``.

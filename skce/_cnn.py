@@ -72,7 +72,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
     activation : {{{", ".join(repr(a) for a in ACTIVATIONS)}}}, default="relu"
         Activation of the convolution and dense layers.
 
-{TRAINING_PARAMETERS_DOC.format(epochs=100, alpha=0.0001, learning_rate=0.001)}
+{TRAINING_PARAMETERS_DOC.format(epochs='"auto"', alpha=0.0001, learning_rate=0.002)}
 {IGNORE_LABEL_DOC}
     Attributes
     ----------
@@ -118,10 +118,10 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         dense_units=(256,),
         activation="relu",
         *,
-        epochs=100,
+        epochs="auto",
         batch_size="auto",
         optimizer="adam",
-        learning_rate=0.001,
+        learning_rate=0.002,
         alpha=0.0001,
         shuffle=True,
         validation_split=0.0,

@@ -16,7 +16,12 @@ import numpy as np
 
 from skce._engine._cache import CACHE_SIZE, LRUCache
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
-from skce._engine._loop import ConvergenceStopping, needs_batch_hooks, run_epochs
+from skce._engine._loop import (
+    ConvergenceStopping,
+    CosineAnnealing,
+    needs_batch_hooks,
+    run_epochs,
+)
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
 from skce._engine._stream import (
     HostRows,
@@ -28,6 +33,7 @@ from skce._engine._stream import (
 
 __all__ = [
     "ConvergenceStopping",
+    "CosineAnnealing",
     "HostRows",
     "SparseCELoss",
     "data_budget",

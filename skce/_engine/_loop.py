@@ -55,6 +55,32 @@ class ConvergenceStopping(keras.callbacks.Callback):
             self.model.set_weights(self._best_weights)
 
 
+class CosineAnnealing(keras.callbacks.Callback):
+    """Anneal the learning rate epoch by epoch along a cosine to near zero.
+
+    Epoch ``e`` of ``epochs`` trains at ``0.5 * (1 + cos(pi * e / epochs))``
+    times the optimizer's learning rate at the start of training, which is put
+    back when training ends. A callback that sets the learning rate itself
+    (placed after this one) has the last word.
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+        self.initial = None
+
+    def on_train_begin(self, logs=None):
+        rate = self.model.optimizer.learning_rate
+        self.initial = float(rate)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        factor = 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        self.model.optimizer.learning_rate = self.initial * factor
+
+    def on_train_end(self, logs=None):
+        self.model.optimizer.learning_rate = self.initial
+
+
 def needs_batch_hooks(callbacks) -> bool:
     """Whether any callback overrides a per-batch hook."""
     base = keras.callbacks.Callback
