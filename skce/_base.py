@@ -32,21 +32,7 @@ from skce._layers import SampleKeyedDropout
 
 #: Optimizers that can be named by string, by their Keras class names. Like
 #: Keras, skce also takes each name in lower case ("adam" as well as "Adam").
-OPTIMIZERS = {
-    cls.__name__: cls
-    for cls in (
-        keras.optimizers.Adam,
-        keras.optimizers.AdamW,
-        keras.optimizers.SGD,
-        keras.optimizers.RMSprop,
-        keras.optimizers.Adagrad,
-        keras.optimizers.Adadelta,
-        keras.optimizers.Adamax,
-        keras.optimizers.Nadam,
-        keras.optimizers.Ftrl,
-        keras.optimizers.Lion,
-    )
-}
+OPTIMIZERS = {cls.__name__: cls for cls in _engine.NAMED_OPTIMIZERS}
 OPTIMIZERS.update({name.lower(): cls for name, cls in list(OPTIMIZERS.items())})
 
 _SEED_MAX = 2**31 - 1

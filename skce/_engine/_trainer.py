@@ -1,5 +1,6 @@
 """What every backend trainer shares."""
 
+import keras
 import numpy as np
 
 from skce._engine._stream import (
@@ -9,6 +10,20 @@ from skce._engine._stream import (
     host_budget,
     segment_rows,
     streams,
+)
+
+#: The Keras optimizers skce takes by name (see ``skce._base.OPTIMIZERS``).
+NAMED_OPTIMIZERS = (
+    keras.optimizers.Adam,
+    keras.optimizers.AdamW,
+    keras.optimizers.SGD,
+    keras.optimizers.RMSprop,
+    keras.optimizers.Adagrad,
+    keras.optimizers.Adadelta,
+    keras.optimizers.Adamax,
+    keras.optimizers.Nadam,
+    keras.optimizers.Ftrl,
+    keras.optimizers.Lion,
 )
 
 
