@@ -228,6 +228,28 @@ def test_unseeded_builder_reproduces_while_another_thread_draws(blobs):
             np.testing.assert_array_equal(a, b)
 
 
+def test_models_of_one_network_share_their_compiled_inference(blobs):
+    """skce's own networks predict through one compiled function per network
+    and output (weights as its arguments), each with its own weights."""
+    from skce import _engine
+
+    if keras.backend.backend() == "torch":
+        pytest.skip("PyTorch runs inference eagerly")
+    X, y = blobs
+    X = X.astype(np.float32)
+    _engine._SHARED_FORWARD.clear()
+    first = SparseCEMLPClassifier((8,), epochs=2, random_state=0).fit(X, y)
+    proba = first.predict_proba(X)
+    assert len(_engine._SHARED_FORWARD) == 1
+    second = SparseCEMLPClassifier((8,), epochs=2, random_state=1).fit(X, y)
+    other = second.predict_proba(X)
+    assert len(_engine._SHARED_FORWARD) == 1
+    assert not np.allclose(proba, other)
+    for clf, expected in ((first, proba), (second, other)):
+        direct = keras.ops.softmax(clf.model_(X, training=False))
+        assert_allclose(keras.ops.convert_to_numpy(direct), expected, rtol=1e-5)
+
+
 def test_hits_take_the_first_largest_output_as_argmax_does():
     """The training accuracy's prediction is argmax's, ties included."""
     from skce._engine._loss import _first_max

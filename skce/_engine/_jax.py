@@ -1,7 +1,6 @@
 """JAX trainer: an epoch is one jitted ``lax.scan`` (or jitted steps, see below)."""
 
 import contextlib
-import inspect
 import threading
 
 import jax
@@ -11,7 +10,7 @@ import numpy as np
 
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
-from skce._engine._trainer import Trainer, scale_loss
+from skce._engine._trainer import Trainer, scale_loss, training_kwargs
 from skce._engine._trainer import check_distribution as _check
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
@@ -38,15 +37,6 @@ class _Bound:
             self.model = self.optimizer = None
 
 
-def _training_kwargs(model, training: bool) -> dict:
-    """``training=`` for a model whose ``call`` takes it (stateless_call passes
-    its keywords to ``call`` as they are, unlike ``__call__``)."""
-    parameters = inspect.signature(model.call).parameters.values()
-    if any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters):
-        return {"training": training}
-    return {}
-
-
 def _build_epoch(bound, loss, n_samples, batch_size, distribution=None):
     def objective(tv, ntv, ov, xb, yb, wb, kb):
         with sample_keys(kb):
@@ -55,7 +45,7 @@ def _build_epoch(bound, loss, n_samples, batch_size, distribution=None):
                 ntv,
                 xb,
                 return_losses=True,
-                **_training_kwargs(bound.model, True),
+                **training_kwargs(bound.model, True),
             )
         value, weight_sum, correct = loss(yb, out, wb, tv, losses)
         # A loss-scaling optimizer (mixed float16) differentiates the scaled
@@ -302,7 +292,7 @@ class _Forward:
 
         def forward(tv, ntv, x, *extra):
             model = self._local.model
-            out, _ = model.stateless_call(tv, ntv, x, **_training_kwargs(model, False))
+            out, _ = model.stateless_call(tv, ntv, x, **training_kwargs(model, False))
             return fn(out, *extra)
 
         self._jitted = jax.jit(forward)

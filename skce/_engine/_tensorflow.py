@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import os
+import threading
 import types
 
 import keras
@@ -13,7 +14,12 @@ from keras.src.optimizers.base_optimizer import BaseOptimizer
 
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
-from skce._engine._trainer import NAMED_OPTIMIZERS, Trainer, scale_loss
+from skce._engine._trainer import (
+    NAMED_OPTIMIZERS,
+    Trainer,
+    scale_loss,
+    training_kwargs,
+)
 from skce._engine._trainer import check_distribution as _check
 
 
@@ -395,8 +401,54 @@ def accelerator():
     return "gpu" if tf.config.list_logical_devices("GPU") else None
 
 
+#: Inference for skce's own networks is traced once per architecture.
+SHARES_FORWARD = True
+
+
+class _Forward:
+    """``fn(model(x), *extra)`` traced with the model's weights as arguments.
+
+    The model is looked up when tracing, in the calling thread, so one traced
+    function serves every model of the architecture it was traced for (each
+    fold and candidate of a search scores without tracing anew) and holds
+    none of them: ``stateless_call`` reads the weights from the arguments.
+    """
+
+    def __init__(self, fn):
+        self._local = threading.local()
+
+        def forward(trainable, non_trainable, x, *extra):
+            model = self._local.model
+            out, _ = model.stateless_call(
+                trainable, non_trainable, x, **training_kwargs(model, False)
+            )
+            return fn(out, *extra)
+
+        self._traced = _per_model(
+            tf.function(forward, autograph=False, reduce_retracing=True)
+        )
+
+    def __call__(self, model, x, *extra):
+        self._local.model = model
+        try:
+            return self._traced(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                tf.convert_to_tensor(x),
+                *extra,
+            )
+        finally:
+            self._local.model = None
+
+
 def compile_forward(model, fn):
-    """Compile ``fn(model(x), *extra)`` for inference."""
+    """Compile ``fn(model(x), *extra)`` for inference.
+
+    ``model=None`` asks for a function any model of one architecture runs
+    (weights as arguments); else it is traced on ``model`` itself.
+    """
+    if model is None:
+        return _Forward(fn)
     return _per_model(
         tf.function(
             lambda x, *extra: fn(model(x, training=False), *extra),
@@ -407,4 +459,6 @@ def compile_forward(model, fn):
 
 
 def call_forward(model, compiled, x, *extra):
+    if isinstance(compiled, _Forward):
+        return compiled(model, x, *extra).numpy()
     return compiled(tf.convert_to_tensor(x), *extra).numpy()

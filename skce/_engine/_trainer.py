@@ -1,5 +1,7 @@
 """What every backend trainer shares."""
 
+import inspect
+
 import keras
 import numpy as np
 
@@ -100,6 +102,15 @@ class Trainer:
             totals = totals + row
             callbacks.on_train_batch_end(step, logs_from_totals(row))
         return totals
+
+
+def training_kwargs(model, training: bool) -> dict:
+    """``training=`` for a model whose ``call`` takes it (stateless_call passes
+    its keywords to ``call`` as they are, unlike ``__call__``)."""
+    parameters = inspect.signature(model.call).parameters.values()
+    if any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return {"training": training}
+    return {}
 
 
 def scale_loss(optimizer, loss):
