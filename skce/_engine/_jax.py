@@ -1,7 +1,6 @@
 """JAX trainer: an epoch is one jitted ``lax.scan`` (or jitted steps, see below)."""
 
 import contextlib
-import threading
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +9,12 @@ import numpy as np
 
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
-from skce._engine._trainer import Trainer, scale_loss, training_kwargs
+from skce._engine._trainer import (
+    SharedForward,
+    Trainer,
+    scale_loss,
+    training_kwargs,
+)
 from skce._engine._trainer import check_distribution as _check
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
@@ -279,37 +283,9 @@ def accelerator():
 SHARES_FORWARD = True
 
 
-class _Forward:
-    """``fn(model(x), *extra)`` jitted with the weights as arguments.
-
-    The model is looked up when tracing, in the calling thread, so one
-    compiled function serves every model of the architecture it was traced
-    for, and holds none of them.
-    """
-
-    def __init__(self, fn):
-        self._local = threading.local()
-
-        def forward(tv, ntv, x, *extra):
-            model = self._local.model
-            out, _ = model.stateless_call(tv, ntv, x, **training_kwargs(model, False))
-            return fn(out, *extra)
-
-        self._jitted = jax.jit(forward)
-
-    def __call__(self, model, x, *extra):
-        self._local.model = model
-        try:
-            tv = [v.value for v in model.trainable_variables]
-            ntv = [v.value for v in model.non_trainable_variables]
-            return self._jitted(tv, ntv, jnp.asarray(x), *extra)
-        finally:
-            self._local.model = None
-
-
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
-    return _Forward(fn)
+    return SharedForward(fn, jax.jit, jnp.asarray)
 
 
 def call_forward(model, compiled, x, *extra):

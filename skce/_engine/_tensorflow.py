@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import os
-import threading
 import types
 
 import keras
@@ -16,9 +15,9 @@ from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import (
     NAMED_OPTIMIZERS,
+    SharedForward,
     Trainer,
     scale_loss,
-    training_kwargs,
 )
 from skce._engine._trainer import check_distribution as _check
 
@@ -291,9 +290,11 @@ def _executor_for(model, optimizer, x, batch_size, own_network) -> str:
     skce names: the operations those run are known to suit it (it runs only
     on CPU devices, and a loss-scaling optimizer's step never returns on it).
     """
-    if tf.config.list_logical_devices("GPU") or tf.distribute.has_strategy():
-        return ""
-    if not own_network or type(optimizer) not in NAMED_OPTIMIZERS:
+    if (
+        accelerator() is not None
+        or not own_network
+        or type(optimizer) not in NAMED_OPTIMIZERS
+    ):
         return ""
     if len(x.shape) != 2 or not np.issubdtype(np.dtype(x.dtype), np.floating):
         return ""
@@ -405,42 +406,6 @@ def accelerator():
 SHARES_FORWARD = True
 
 
-class _Forward:
-    """``fn(model(x), *extra)`` traced with the model's weights as arguments.
-
-    The model is looked up when tracing, in the calling thread, so one traced
-    function serves every model of the architecture it was traced for (each
-    fold and candidate of a search scores without tracing anew) and holds
-    none of them: ``stateless_call`` reads the weights from the arguments.
-    """
-
-    def __init__(self, fn):
-        self._local = threading.local()
-
-        def forward(trainable, non_trainable, x, *extra):
-            model = self._local.model
-            out, _ = model.stateless_call(
-                trainable, non_trainable, x, **training_kwargs(model, False)
-            )
-            return fn(out, *extra)
-
-        self._traced = _per_model(
-            tf.function(forward, autograph=False, reduce_retracing=True)
-        )
-
-    def __call__(self, model, x, *extra):
-        self._local.model = model
-        try:
-            return self._traced(
-                [v.value for v in model.trainable_variables],
-                [v.value for v in model.non_trainable_variables],
-                tf.convert_to_tensor(x),
-                *extra,
-            )
-        finally:
-            self._local.model = None
-
-
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference.
 
@@ -448,7 +413,13 @@ def compile_forward(model, fn):
     (weights as arguments); else it is traced on ``model`` itself.
     """
     if model is None:
-        return _Forward(fn)
+        return SharedForward(
+            fn,
+            lambda forward: tf.function(
+                forward, autograph=False, reduce_retracing=True
+            ),
+            tf.convert_to_tensor,
+        )
     return _per_model(
         tf.function(
             lambda x, *extra: fn(model(x, training=False), *extra),
@@ -459,6 +430,6 @@ def compile_forward(model, fn):
 
 
 def call_forward(model, compiled, x, *extra):
-    if isinstance(compiled, _Forward):
+    if isinstance(compiled, SharedForward):
         return compiled(model, x, *extra).numpy()
     return compiled(tf.convert_to_tensor(x), *extra).numpy()

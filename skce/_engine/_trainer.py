@@ -1,6 +1,7 @@
 """What every backend trainer shares."""
 
 import inspect
+import threading
 
 import keras
 import numpy as np
@@ -111,6 +112,43 @@ def training_kwargs(model, training: bool) -> dict:
     if any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters):
         return {"training": training}
     return {}
+
+
+class SharedForward:
+    """``fn(model(x), *extra)`` compiled with the model's weights as arguments.
+
+    The model is looked up when tracing, in the calling thread, so one
+    compiled function serves every model of the architecture it was traced
+    for (each fold and candidate of a search predicts without compiling
+    anew) and holds none of them: ``stateless_call`` reads the weights from
+    the arguments. ``compile`` is the backend's jit or trace, ``to_tensor``
+    its conversion of the input rows.
+    """
+
+    def __init__(self, fn, compile, to_tensor):
+        self._local = threading.local()
+        self._to_tensor = to_tensor
+
+        def forward(trainable, non_trainable, x, *extra):
+            model = self._local.model
+            out, _ = model.stateless_call(
+                trainable, non_trainable, x, **training_kwargs(model, False)
+            )
+            return fn(out, *extra)
+
+        self._compiled = compile(forward)
+
+    def __call__(self, model, x, *extra):
+        self._local.model = model
+        try:
+            return self._compiled(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                self._to_tensor(x),
+                *extra,
+            )
+        finally:
+            self._local.model = None
 
 
 def scale_loss(optimizer, loss):
