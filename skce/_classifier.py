@@ -1,95 +1,16 @@
 """SparseCEClassifier: any Keras model, trained on integer labels."""
 
-import inspect
-
 import keras
 
-from skce._base import (
+from skce._base import BaseSparseCEClassifier
+from skce._docstrings import (
     FITTED_ATTRIBUTES_DOC,
+    IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
-    BaseSparseCEClassifier,
 )
 from skce._inputs import is_integer, network_input, validate_sequences
+from skce._keras_model import build_on, call_builder, copy_model
 from skce._networks import logits_layer
-from skce._targets import IGNORE_LABEL_DOC
-
-
-def call_builder(build, meta: dict, seed: int):
-    """Call a user's model-building function with what its signature asks for.
-
-    ``meta`` is passed whole to a parameter named ``meta``; its entries are
-    passed to parameters of the same name (``n_features_in_``, ``n_classes_``,
-    ``classes_``, ``n_outputs_``, ``input_shape``, ``vocabulary_size_``,
-    ``X_dtype_``); ``seed`` gets an int derived from ``random_state``;
-    ``**kwargs`` receives every entry of ``meta``.
-    """
-    available = {**meta, "meta": meta, "seed": seed}
-    params = inspect.signature(build).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return build(**{k: v for k, v in available.items() if k != "meta"})
-    kwargs = {}
-    for p in params:
-        if p.name in available:
-            kwargs[p.name] = available[p.name]
-        elif p.default is p.empty and p.kind is not p.VAR_POSITIONAL:
-            raise TypeError(
-                f"The model-building function asks for {p.name!r}, which skce "
-                f"cannot supply. It can ask for any of {sorted(available)}; bind "
-                "other arguments with functools.partial."
-            )
-    return build(**kwargs)
-
-
-def _build_on(model, input_shape) -> None:
-    """Create an unbuilt model's weights for inputs of ``input_shape``."""
-    if model.built:
-        return
-    if type(model).build is keras.Model.build:
-        # A subclassed model without its own build() creates its layers'
-        # weights when first called: call it on one row of zeros.
-        model(keras.ops.zeros((1, *input_shape), dtype=model.compute_dtype))
-    else:
-        model.build((None, *input_shape))
-
-
-def _check_input_shape(model, input_shape) -> None:
-    """Reject X whose samples are not the shape the model's input declares."""
-    inputs = getattr(model, "inputs", None) or []
-    if len(inputs) != 1:
-        return
-    declared = tuple(inputs[0].shape[1:])
-    if len(declared) != len(input_shape) or any(
-        d is not None and d != n for d, n in zip(declared, input_shape, strict=True)
-    ):
-        raise ValueError(
-            f"X holds samples of shape {tuple(input_shape)}, but the Keras model "
-            f"takes inputs of shape {declared} (None: any size). Pass X shaped "
-            "as the model's input, or a model built for X's shape."
-        )
-
-
-def _copy_model(model, input_shape):
-    """A copy of a user's model instance, with its current weights.
-
-    Each fresh fit trains its own copy, so the instance (and every candidate
-    of a search that shares it) keeps its weights: a pretrained model is
-    fine-tuned from where it stands, never changed behind the user's back.
-    """
-    _check_input_shape(model, input_shape)
-    _build_on(model, input_shape)
-    try:
-        copied = keras.models.clone_model(model)
-    except Exception as error:
-        raise TypeError(
-            "skce could not copy the given Keras model to train it "
-            f"({type(error).__name__}: {error}). A subclassed model needs "
-            "get_config() and registration with "
-            "keras.saving.register_keras_serializable; or pass a function that "
-            "builds the model instead of an instance."
-        ) from error
-    _build_on(copied, input_shape)
-    copied.set_weights(model.get_weights())
-    return copied
 
 
 class SparseCEClassifier(BaseSparseCEClassifier):
@@ -270,14 +191,14 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         if self.model is None:
             return _logistic_regression(meta, seed)
         if isinstance(self.model, keras.Model):
-            return _copy_model(self.model, meta["input_shape"])
+            return copy_model(self.model, meta["input_shape"])
         model = call_builder(self.model, meta, seed)
         if not isinstance(model, keras.Model):
             raise TypeError(
                 "The model-building function must return a keras.Model. "
                 f"Received: {type(model).__name__}."
             )
-        _build_on(model, meta["input_shape"])
+        build_on(model, meta["input_shape"])
         return model
 
 

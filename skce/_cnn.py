@@ -8,14 +8,14 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_X_y, validate_data
 
-from skce._base import (
+from skce._base import BaseSparseCEClassifier
+from skce._docstrings import (
     FITTED_ATTRIBUTES_DOC,
+    IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
-    BaseSparseCEClassifier,
 )
 from skce._layers import SampleKeyedDropout
 from skce._networks import ACTIVATIONS, dense_stack, logits_layer
-from skce._targets import IGNORE_LABEL_DOC
 
 #: Images with a side below this many pixels are convolved with "same" padding.
 SMALL_IMAGE = 16

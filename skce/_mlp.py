@@ -5,13 +5,13 @@ from numbers import Integral, Real
 import keras
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skce._base import (
+from skce._base import BaseSparseCEClassifier
+from skce._docstrings import (
     FITTED_ATTRIBUTES_DOC,
+    IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
-    BaseSparseCEClassifier,
 )
 from skce._networks import ACTIVATIONS, dense_stack, logits_layer
-from skce._targets import IGNORE_LABEL_DOC
 
 
 class SparseCEMLPClassifier(BaseSparseCEClassifier):

@@ -5,10 +5,11 @@ from numbers import Integral, Real
 import keras
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skce._base import (
+from skce._base import BaseSparseCEClassifier
+from skce._docstrings import (
     FITTED_ATTRIBUTES_DOC,
+    IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
-    BaseSparseCEClassifier,
 )
 from skce._inputs import (
     check_token_ids,
@@ -18,7 +19,6 @@ from skce._inputs import (
 )
 from skce._layers import float64_tanh
 from skce._networks import CELLS, logits_layer, recurrent_stack
-from skce._targets import IGNORE_LABEL_DOC
 
 
 class SparseCERNNClassifier(BaseSparseCEClassifier):

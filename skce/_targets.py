@@ -22,16 +22,6 @@ from sklearn.utils.validation import (
 #: The index of a position labelled ``ignore_label``.
 IGNORED = -1
 
-#: The numpydoc entry of the ``ignore_label`` parameter.
-IGNORE_LABEL_DOC = """\
-    ignore_label : int, str or None, default=None
-        The label that marks padding in ``y``: the positions of a padded
-        sequence that hold no label (or, for 1-D ``y``, unlabelled samples).
-        They are left out of the loss, of the accuracy in ``history_``, of
-        ``score`` and of ``classes_``. Keras and PyTorch use -100 for this.
-        None: every label counts.
-"""
-
 
 def check_targets(y, *, multi_output: bool) -> np.ndarray:
     """Return ``y`` as 1-D labels, or 2-D per-position labels if accepted.
@@ -190,3 +180,48 @@ def accuracy(y_true, y_pred, sample_weight=None, ignore_label=None) -> float:
             f"{ignore_label!r} or has zero sample weight."
         )
     return float((position_weights * (y_true == y_pred)).sum() / total)
+
+
+def fit_classes(y, classes, plan, fitted_classes, ignore_label) -> np.ndarray:
+    """The classes of a fit, checked against ``classes`` and earlier calls.
+
+    ``classes`` is ``partial_fit``'s argument; ``fitted_classes`` the
+    estimator's ``classes_`` where the fit continues.
+    """
+    given = None
+    if plan.partial and classes is not None:
+        given = find_classes(column_or_1d(classes), ignore_label)
+        if given.dtype.kind == "f" and np.isnan(given).any():
+            raise ValueError(
+                "classes contains NaN. Pass the class labels that y uses, "
+                f"without missing values. Received: classes={classes}."
+            )
+        if plan.continues and not (
+            len(given) == len(fitted_classes) and np.all(given == fitted_classes)
+        ):
+            raise ValueError(
+                f"classes={given.tolist()} is not the same as on the first "
+                f"call to partial_fit, {fitted_classes.tolist()}. Pass the "
+                "same classes (or none) on later calls, or refit from scratch."
+            )
+    if plan.continues:
+        return fitted_classes
+    if plan.partial and given is None:
+        raise ValueError(
+            "classes must be passed on the first call to partial_fit: "
+            "pass every label that will ever appear, e.g. "
+            "classes=np.unique(y_all)."
+        )
+    found = given if plan.partial else find_classes(y, ignore_label)
+    if len(found) < 2:
+        where = "classes" if plan.partial else "y"
+        if len(found):
+            count = f"1 class ({found.tolist()[0]!r})"
+        else:
+            count = "0 classes"
+        besides = "" if ignore_label is None else " besides ignore_label"
+        raise ValueError(
+            f"{where} has {count}{besides}; a classifier needs at least 2 "
+            f"classes. Pass {where} with two or more distinct labels."
+        )
+    return found
