@@ -2,7 +2,13 @@
 
 from skce._classifier import SparseCEClassifier
 from skce._cnn import SparseCECNNClassifier
-from skce._engine import data_budget, set_data_budget
+from skce._config import (
+    config_context,
+    data_budget,
+    get_config,
+    set_config,
+    set_data_budget,
+)
 from skce._mlp import SparseCEMLPClassifier
 from skce._rnn import SparseCERNNClassifier
 
@@ -14,6 +20,9 @@ __all__ = [
     "SparseCEMLPClassifier",
     "SparseCERNNClassifier",
     "__version__",
+    "config_context",
     "data_budget",
+    "get_config",
+    "set_config",
     "set_data_budget",
 ]

@@ -10,7 +10,7 @@ from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
 
 from skce import SparseCECNNClassifier, SparseCEMLPClassifier, data_budget
-from skce._engine import get_data_budget, set_data_budget
+from skce._config import get_data_budget, set_data_budget
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
