@@ -1,5 +1,7 @@
 """The training engine agrees with Keras and honours callbacks."""
 
+import importlib
+
 import keras
 import numpy as np
 import pytest
@@ -231,19 +233,19 @@ def test_unseeded_builder_reproduces_while_another_thread_draws(blobs):
 def test_models_of_one_network_share_their_compiled_inference(blobs):
     """skce's own networks predict through one compiled function per network
     and output (weights as its arguments), each with its own weights."""
-    from skce import _engine
+    from skce._engine import _forward
 
     if keras.backend.backend() == "torch":
         pytest.skip("PyTorch runs inference eagerly")
     X, y = blobs
     X = X.astype(np.float32)
-    _engine._SHARED_FORWARD.clear()
+    _forward._SHARED_FORWARD.clear()
     first = SparseCEMLPClassifier((8,), epochs=2, random_state=0).fit(X, y)
     proba = first.predict_proba(X)
-    assert len(_engine._SHARED_FORWARD) == 1
+    assert len(_forward._SHARED_FORWARD) == 1
     second = SparseCEMLPClassifier((8,), epochs=2, random_state=1).fit(X, y)
     other = second.predict_proba(X)
-    assert len(_engine._SHARED_FORWARD) == 1
+    assert len(_forward._SHARED_FORWARD) == 1
     assert not np.allclose(proba, other)
     for clf, expected in ((first, proba), (second, other)):
         direct = keras.ops.softmax(clf.model_(X, training=False))
@@ -268,7 +270,7 @@ def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
     """A fit that reuses another fit's compiled epoch trains to the same weights."""
     from skce import _engine
 
-    module, _ = _engine._backend_module()
+    module = importlib.import_module(type(_engine.active()).__module__)
     cache = getattr(module, "_EPOCH_CACHE", None)
     if cache is None:
         pytest.skip("this backend compiles nothing to reuse")
@@ -397,13 +399,14 @@ def test_sequence_batch_hooks_train_as_compiled_epochs():
 def test_sequence_predictions_are_computed_in_chunks(monkeypatch):
     """Chunks of a few rows give exactly the predictions of one whole call."""
     from skce import SparseCERNNClassifier, _engine
+    from skce._engine import _forward
 
     X, y = _sequence_data()
     clf = SparseCERNNClassifier(units=(8,), epochs=1, random_state=0).fit(X, y)
     whole = np.stack(clf.predict_proba(X))
     labels = clf.predict(X)
     # 12 timesteps x 5 classes = 60 values a row: chunks of 4 rows.
-    monkeypatch.setattr(_engine, "CHUNK_VALUES", 250)
+    monkeypatch.setattr(_forward, "CHUNK_VALUES", 250)
     assert _engine.chunk_rows(60) == 4
     chunked = clf.predict_proba(X)
     assert chunked[0].base.shape == (64, 12, 5)

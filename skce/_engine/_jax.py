@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import (
@@ -278,11 +279,6 @@ def accelerator():
     return backend if backend in ("gpu", "tpu") else None
 
 
-# Inference code is pure in (weights, data) too: models of one architecture
-# share it when the caller keys it by architecture.
-SHARES_FORWARD = True
-
-
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
     return SharedForward(fn, jax.jit, jnp.asarray)
@@ -290,3 +286,22 @@ def compile_forward(model, fn):
 
 def call_forward(model, compiled, x, *extra):
     return np.asarray(compiled(model, x, *extra))
+
+
+class JaxBackend(Backend):
+    """JAX: jitted epochs, shared inference, ``keras.distribution``."""
+
+    name = "jax"
+    # Inference code is pure in (weights, data) too: models of one
+    # architecture share it when the caller keys it by architecture.
+    shares_forward = True
+    trains_data_parallel = True
+    pads_inference = True
+    scoped_float64 = True
+    trainer = JaxTrainer
+    accelerator = staticmethod(accelerator)
+    compile_forward = staticmethod(compile_forward)
+    call_forward = staticmethod(call_forward)
+    data_parallel = staticmethod(data_parallel)
+    check_distribution = staticmethod(check_distribution)
+    float64_scope = staticmethod(enable_x64)

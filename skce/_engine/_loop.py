@@ -137,18 +137,7 @@ def run_epochs(
             if shuffle
             else np.arange(trainer.n_samples)
         )
-        perm = perm.astype(np.int32)
-        if by_batch:
-            totals = trainer.run_epoch_by_batch(perm, hooks)
-        else:
-            totals = trainer.run_epoch(perm)
-        logs = logs_from_totals(totals)
-        if not math.isfinite(logs["loss"]):
-            raise FloatingPointError(
-                f"The training loss became {logs['loss']} in epoch {epoch + 1}; "
-                "training diverged. Scale the inputs (for example with "
-                "StandardScaler) or lower learning_rate."
-            )
+        logs = _epoch_logs(trainer, epoch, perm.astype(np.int32), by_batch, hooks)
         if evaluate is not None:
             logs.update(evaluate())
         hooks.on_epoch_end(epoch, logs)
@@ -158,3 +147,22 @@ def run_epochs(
             break
     hooks.on_train_end(logs)
     return dict(history), epoch + 1
+
+
+def _epoch_logs(trainer, epoch, perm, by_batch, hooks) -> dict:
+    """Train one epoch over ``perm``; its ``loss`` and ``accuracy``.
+
+    Raises ``FloatingPointError`` when the loss is no longer finite.
+    """
+    if by_batch:
+        totals = trainer.run_epoch_by_batch(perm, hooks)
+    else:
+        totals = trainer.run_epoch(perm)
+    logs = logs_from_totals(totals)
+    if not math.isfinite(logs["loss"]):
+        raise FloatingPointError(
+            f"The training loss became {logs['loss']} in epoch {epoch + 1}; "
+            "training diverged. Scale the inputs (for example with "
+            "StandardScaler) or lower learning_rate."
+        )
+    return logs

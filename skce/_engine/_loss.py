@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
+from skce._engine._backend import active
+
 
 @dataclass(frozen=True)
 class SparseCELoss:
@@ -136,7 +138,7 @@ def sparse_crossentropy(y, out, from_logits):
     label's entry itself and computes the gradient in the same pass: a third
     fewer operations per training step than the formula above.
     """
-    if from_logits and keras.backend.backend() == "tensorflow":
+    if from_logits and active().fused_crossentropy:
         return ops.sparse_categorical_crossentropy(y, out, from_logits=True)
     return crossentropy_at_labels(y, out, from_logits)
 

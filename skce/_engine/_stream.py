@@ -9,7 +9,6 @@ those of the in-memory path, so the result is the same up to float rounding.
 """
 
 import concurrent.futures
-import contextlib
 import mmap
 import os
 
@@ -18,83 +17,6 @@ import numpy as np
 # The default data budget: the share of the machine's memory (or of the
 # accelerator's, where there is one) that training data may take on the device.
 _BUDGET_SHARE = 0.25
-_CONFIG = {"data_budget": None}
-
-
-def get_data_budget():
-    """The data budget in bytes set with ``set_data_budget``, or None."""
-    return _CONFIG["data_budget"]
-
-
-def set_data_budget(n_bytes):
-    """Set how many bytes of training data may go to the device at once.
-
-    The setting holds for the rest of the process, in every thread; a
-    memory-mapped X streams whatever the budget.
-
-    Parameters
-    ----------
-    n_bytes : int or None
-        A larger X is streamed to the device in segments of whole
-        mini-batches. None restores the default: a quarter of the
-        accelerator's memory, or of the machine's RAM without one.
-
-    See Also
-    --------
-    data_budget : Set the budget inside a ``with`` block.
-
-    Examples
-    --------
-    >>> import skce
-    >>> skce.set_data_budget(2**30)
-    >>> skce.set_data_budget(None)
-    """
-    if n_bytes is not None and (
-        isinstance(n_bytes, bool)
-        or not isinstance(n_bytes, (int, np.integer))
-        or n_bytes < 1
-    ):
-        raise ValueError(
-            "The data budget must be a positive number of bytes or None. "
-            f"Received: {n_bytes!r}."
-        )
-    _CONFIG["data_budget"] = None if n_bytes is None else int(n_bytes)
-
-
-@contextlib.contextmanager
-def data_budget(n_bytes):
-    """Use ``n_bytes`` as the data budget inside a ``with`` block.
-
-    Handy around one fit: the budget of the rest of the process is left as
-    it was.
-
-    Parameters
-    ----------
-    n_bytes : int or None
-        Bytes of training data that may go to the device at once; a larger X
-        is streamed in segments of whole mini-batches. None is the default
-        budget. The previous budget is restored when the block ends.
-
-    Yields
-    ------
-    None
-
-    See Also
-    --------
-    set_data_budget : Set the budget for the rest of the process.
-
-    Examples
-    --------
-    >>> import skce
-    >>> with skce.data_budget(2**20):
-    ...     pass
-    """
-    previous = get_data_budget()
-    set_data_budget(n_bytes)
-    try:
-        yield
-    finally:
-        _CONFIG["data_budget"] = previous
 
 
 def host_budget() -> int:

@@ -3,15 +3,17 @@
 import contextlib
 import functools
 import os
-import types
 
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.backend.tensorflow.optimizer import TFOptimizer
-from keras.src.optimizers.base_optimizer import BaseOptimizer
 
+from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
+from skce._engine._fixes import (
+    omit_frequent_tracing_warning,
+    update_without_merge_call,
+)
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import (
     NAMED_OPTIMIZERS,
@@ -34,9 +36,6 @@ def _honour_thread_limit():
         tf.config.threading.set_inter_op_parallelism_threads(int(threads))
     except RuntimeError:
         pass  # TensorFlow already started its pools; nothing to do safely.
-
-
-_honour_thread_limit()
 
 
 # Traced training code, shared by every fit of an architecture.
@@ -141,10 +140,10 @@ class _Replicated:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.strategy = strategy
         self.weight_dtype = weight_dtype
-        self.epoch = _per_model(
+        self.epoch = omit_frequent_tracing_warning(
             tf.function(self._epoch, autograph=False, reduce_retracing=True)
         )
-        self.batch = _per_model(
+        self.batch = omit_frequent_tracing_warning(
             tf.function(self._step, autograph=False, reduce_retracing=True)
         )
 
@@ -220,10 +219,10 @@ class TensorFlowTrainer(Trainer):
                 # A model that cannot be copied is traced itself, for this fit.
                 traced, key = _Traced(model, optimizer, loss, shared=False), None
             if traced.shared:
-                _update_without_merge_call(traced.optimizer)
+                update_without_merge_call(traced.optimizer)
                 _EPOCH_CACHE.store(key, traced)
             else:
-                self._unpatch = _update_without_merge_call(optimizer)
+                self._unpatch = update_without_merge_call(optimizer)
         self._traced = traced
         # Bind the traced epoch once per fit: calling the concrete function
         # skips tf.function's per-call signature matching (about 1 ms/epoch).
@@ -326,43 +325,6 @@ def _copy_model(model):
     return copied
 
 
-def _update_without_merge_call(optimizer):
-    """Route skce's own optimizer around tf.distribute's merge call for one fit.
-
-    Keras's TensorFlow optimizer sends each update through tf.distribute's
-    merge call, which keeps every graph it ran in alive: about 4 MiB per fit,
-    without bound over a hyperparameter search. With no distribution strategy
-    in force the backend-neutral per-variable update of Keras's base optimizer
-    is the same arithmetic. Keras has no public switch for this, so the
-    private method is replaced on the optimizer skce built for this fit only,
-    and put back when the fit ends (tests/test_engine.py fails loudly if Keras
-    renames either method). Returns the function that undoes it.
-    """
-    if tf.distribute.has_strategy():
-        return lambda: None
-    # A loss-scaling optimizer updates through the optimizer it wraps. An
-    # optimizer with an update of its own (Nadam's also advances a product
-    # of momentum factors, then calls TensorFlow's) keeps its own.
-    patched = [
-        o
-        for o in (optimizer, getattr(optimizer, "inner_optimizer", None))
-        if o is not None and _update_owner(type(o)) is TFOptimizer
-    ]
-    for o in patched:
-        o._backend_update_step = types.MethodType(BaseOptimizer._backend_update_step, o)
-
-    def undo():
-        for o in patched:
-            o.__dict__.pop("_backend_update_step", None)
-
-    return undo
-
-
-def _update_owner(cls):
-    """The class whose ``_backend_update_step`` an optimizer class runs."""
-    return next((k for k in cls.__mro__ if "_backend_update_step" in vars(k)), None)
-
-
 def _summed(gradient):
     """A gradient as a dense tensor, slices of repeated rows summed.
 
@@ -375,13 +337,6 @@ def _summed(gradient):
     if isinstance(gradient, tf.IndexedSlices):
         return tf.convert_to_tensor(gradient)
     return gradient
-
-
-def _per_model(function):
-    # Each fitted model gets its own graph by design (its variables are baked
-    # in), so TensorFlow's "frequent retracing" warning would only be noise.
-    function._omit_frequent_tracing_warning = True
-    return function
 
 
 def check_distribution(distribution) -> None:
@@ -402,10 +357,6 @@ def accelerator():
     return "gpu" if tf.config.list_logical_devices("GPU") else None
 
 
-#: Inference for skce's own networks is traced once per architecture.
-SHARES_FORWARD = True
-
-
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference.
 
@@ -420,7 +371,7 @@ def compile_forward(model, fn):
             ),
             tf.convert_to_tensor,
         )
-    return _per_model(
+    return omit_frequent_tracing_warning(
         tf.function(
             lambda x, *extra: fn(model(x, training=False), *extra),
             reduce_retracing=True,
@@ -433,3 +384,20 @@ def call_forward(model, compiled, x, *extra):
     if isinstance(compiled, SharedForward):
         return compiled(model, x, *extra).numpy()
     return compiled(tf.convert_to_tensor(x), *extra).numpy()
+
+
+class TensorFlowBackend(Backend):
+    """TensorFlow: traced epochs, shared inference, tf.distribute strategies."""
+
+    name = "tensorflow"
+    # Inference for skce's own networks is traced once per architecture.
+    shares_forward = True
+    trains_data_parallel = True
+    fused_crossentropy = True
+    trainer = TensorFlowTrainer
+    configure = staticmethod(_honour_thread_limit)
+    accelerator = staticmethod(accelerator)
+    compile_forward = staticmethod(compile_forward)
+    call_forward = staticmethod(call_forward)
+    data_parallel = staticmethod(data_parallel)
+    check_distribution = staticmethod(check_distribution)

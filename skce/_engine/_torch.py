@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from keras import ops
 
+from skce._engine._backend import Backend
 from skce._engine._keys import sample_keys
 from skce._engine._trainer import Trainer, scale_loss
 
@@ -50,3 +51,13 @@ def compile_forward(model, fn):
 
 def call_forward(model, compiled, x, *extra):
     return np.asarray(ops.convert_to_numpy(compiled(ops.convert_to_tensor(x), *extra)))
+
+
+class TorchBackend(Backend):
+    """PyTorch: eager steps, per-model inference, no data parallelism."""
+
+    name = "torch"
+    trainer = TorchTrainer
+    accelerator = staticmethod(accelerator)
+    compile_forward = staticmethod(compile_forward)
+    call_forward = staticmethod(call_forward)

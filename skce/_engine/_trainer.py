@@ -6,16 +6,10 @@ import threading
 import keras
 import numpy as np
 
-from skce._engine._stream import (
-    Segments,
-    gather,
-    get_data_budget,
-    host_budget,
-    segment_rows,
-    streams,
-)
+from skce._config import get_data_budget
+from skce._engine._stream import Segments, gather, host_budget, segment_rows, streams
 
-#: The Keras optimizers skce takes by name (see ``skce._base.OPTIMIZERS``).
+#: The Keras optimizers skce takes by name (see ``skce._optimizers.OPTIMIZERS``).
 NAMED_OPTIMIZERS = (
     keras.optimizers.Adam,
     keras.optimizers.AdamW,

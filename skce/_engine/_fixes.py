@@ -1,0 +1,89 @@
+"""Every workaround for Keras or TensorFlow internals, in one place.
+
+Each reaches past a public API because none exists for what skce needs, says
+which versions it targets (the range skce declares and tests: Keras 3.6 to
+3.15, TensorFlow 2.16 to 2.20), and is guarded by a test in
+``tests/engine/test_fixes.py`` that fails loudly when the internal moves.
+"""
+
+import contextlib
+import random
+import types
+
+
+@contextlib.contextmanager
+def python_random(seed: int):
+    """Seed the Python random draws of a model build, for the build only.
+
+    Keras draws the seeds of unseeded initializers and dropout layers from
+    Python's ``random`` module. Another thread drawing from it meanwhile (a
+    dask worker's event loop does) would shift them, so during the build
+    Keras draws from a private ``random.Random(seed)`` instead. Keras has no
+    public switch for this: the module reference its seed generator reads,
+    ``keras.src.random.seed_generator.python_random`` (Keras 3.6 to 3.15), is
+    swapped here. ``random`` itself is seeded too (and restored after), for
+    builders that draw from it directly.
+    """
+    from keras.src.random import seed_generator
+
+    state = random.getstate()
+    keras_random = seed_generator.python_random
+    random.seed(seed)
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = keras_random
+        random.setstate(state)
+
+
+def update_without_merge_call(optimizer):
+    """Route skce's own optimizer around tf.distribute's merge call for one fit.
+
+    Keras's TensorFlow optimizer (``keras.src.backend.tensorflow.optimizer.
+    TFOptimizer``, Keras 3.6 to 3.15) sends each update through
+    tf.distribute's merge call, which keeps every graph it ran in alive:
+    about 4 MiB per fit, without bound over a hyperparameter search. With no
+    distribution strategy in force the backend-neutral per-variable update of
+    Keras's base optimizer (``BaseOptimizer._backend_update_step``) is the same
+    arithmetic. Keras has no public switch for this, so the private method is
+    replaced on the optimizer skce built for this fit only, and put back when
+    the fit ends. The caller checks that no strategy is in force. Returns the
+    function that undoes it.
+    """
+    from keras.src.backend.tensorflow.optimizer import TFOptimizer
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+
+    # A loss-scaling optimizer updates through the optimizer it wraps. An
+    # optimizer with an update of its own (Nadam's also advances a product
+    # of momentum factors, then calls TensorFlow's) keeps its own.
+    patched = [
+        o
+        for o in (optimizer, getattr(optimizer, "inner_optimizer", None))
+        if o is not None and update_owner(type(o)) is TFOptimizer
+    ]
+    for o in patched:
+        o._backend_update_step = types.MethodType(BaseOptimizer._backend_update_step, o)
+
+    def undo():
+        for o in patched:
+            o.__dict__.pop("_backend_update_step", None)
+
+    return undo
+
+
+def update_owner(cls):
+    """The class whose ``_backend_update_step`` an optimizer class runs."""
+    return next((k for k in cls.__mro__ if "_backend_update_step" in vars(k)), None)
+
+
+def omit_frequent_tracing_warning(function):
+    """Keep TensorFlow from warning that ``function`` retraces often.
+
+    Each fitted model gets its own inference graph by design (its variables
+    are baked in), so TensorFlow's "frequent retracing" warning would only be
+    noise. The switch is the private attribute
+    ``Function._omit_frequent_tracing_warning`` (TensorFlow 2.16 to 2.20).
+    """
+    function._omit_frequent_tracing_warning = True
+    return function
