@@ -12,7 +12,6 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -39,6 +38,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",
 ]
 
 templates_path = ["_templates"]
@@ -110,12 +110,11 @@ html_show_sourcelink = False
 
 # -- The benchmark results, when the benchmarks have been run ---------------
 class BenchmarkResults(Directive):
-    """Render each report of benchmarks/results/ with its figure.
+    """Include each report of benchmarks/results/ with its figure.
 
-    The reports are Markdown written by benchmarks/_common.py: a title, lines
-    about the run, bold captions over pipe tables, and bullet notes. They are
-    turned into reStructuredText (tables become list-tables) and parsed, so
-    the page shows real tables, not Markdown source.
+    The reports are Markdown written by benchmarks/_common.py; myst-parser
+    reads them where the directive stands, so each report is a section of
+    the page with real tables.
     """
 
     has_content = False
@@ -130,68 +129,22 @@ class BenchmarkResults(Directive):
                 "Run the scripts in benchmarks/ to produce them."
             )
             return [nodes.paragraph(text=text)]
+        page = str(env.doc2path(env.docname))
+        here = Path(page).parent
         lines = []
         for report in reports:
             env.note_dependency(str(report))
-            lines += markdown_report_to_rst(report.read_text(encoding="utf-8"))
+            path = os.path.relpath(report, here).replace(os.sep, "/")
+            lines += [f".. include:: {path}", "   :parser: myst_parser.sphinx_", ""]
             figure = report.with_suffix(".png")
             if figure.is_file():
                 env.note_dependency(str(figure))
                 uri = "/" + os.path.relpath(figure, DOCS).replace(os.sep, "/")
-                lines += ["", f".. image:: {uri}", f"   :alt: {report.stem}", ""]
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines), self.content_offset, container)
-        return container.children
-
-
-def _inline(text):
-    """Markdown inline code to reStructuredText's double backticks."""
-
-    def literal(match):
-        # reST ends an inline literal only before a space or punctuation:
-        # "`tf.function`s" needs an escaped space after the literal.
-        after = text[match.end() : match.end() + 1]
-        return f"``{match.group(1)}``" + ("\\ " if after.isalnum() else "")
-
-    return re.sub(r"(?<!`)`([^`]+)`(?!`)", literal, text)
-
-
-def markdown_report_to_rst(text):
-    """The subset of Markdown the benchmark reports use, as reST lines."""
-    out, table = [], []
-
-    def flush_table():
-        if not table:
-            return
-        rows = [
-            [_inline(cell.strip()) for cell in row.strip().strip("|").split("|")]
-            for row in table
-            if not set(row.replace("|", "").strip()) <= set("-: ")
-        ]
-        out.extend(["", ".. list-table::", "   :header-rows: 1", ""])
-        for row in rows:
-            out.append(f"   * - {row[0]}".rstrip())
-            out.extend(f"     - {cell}".rstrip() for cell in row[1:])
-        out.append("")
-        table.clear()
-
-    for line in text.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush_table()
-        if line.startswith("# "):
-            out.extend(["", f".. rubric:: {line[2:].strip()}", ""])
-        elif line.startswith("**") and line.rstrip().endswith("**"):
-            out.extend(["", f"**{_inline(line.strip().strip('*'))}**", ""])
-        elif line.endswith("  "):
-            out.extend([f"| {_inline(line.strip())}"])
-        else:
-            if out and out[-1].startswith("| "):
-                out.append("")  # a line block ends with a blank line
-            out.append(_inline(line))
-    flush_table()
-    return out
+                lines += [f".. image:: {uri}", f"   :alt: {report.stem}", ""]
+        # Inserted into the page's own input, so each report's title opens a
+        # section as it would in the page itself.
+        self.state_machine.insert_input(lines, page)
+        return []
 
 
 # -- Docstrings inherited from scikit-learn ---------------------------------
