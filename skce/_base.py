@@ -8,7 +8,6 @@ estimator adds its own parameters and ``_build_model``.
 import copy
 import functools
 import math
-import pickle
 import warnings
 from numbers import Integral, Real
 
@@ -27,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skce import _engine, _targets
+from skce import _engine, _persistence, _targets
 from skce._layers import SampleKeyedDropout
 
 #: Optimizers that can be named by string, by their Keras class names. Like
@@ -763,22 +762,11 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             # cannot be pickled; the copy follows what is in force where it
             # is loaded.
             state = {**state, "distribution": None}
-        if "model_" in state:
-            state = dict(state)
-            model = state.pop("model_")
-            # Keras pickles the model (architecture, weights, optimizer state);
-            # keep its float type so loading can restore it exactly.
-            state["_pickled_model"] = (_policy(model), pickle.dumps(model))
-        return state
+        # Keras's own archives and configs: no pickle, no code (_persistence).
+        return _persistence.pack_state(state)
 
     def __setstate__(self, state):
-        state = dict(state)
-        packed = state.pop("_pickled_model", None)
-        super().__setstate__(state)
-        if packed is not None:
-            dtype, blob = packed
-            with _engine.precision(dtype):
-                self.model_ = pickle.loads(blob)
+        super().__setstate__(_persistence.unpack_state(state))
 
     # ------------------------------------------------------------------
     # Tags
