@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skce import _engine, _persistence, _targets
+from skce import _engine, _export, _persistence, _targets
 from skce._layers import SampleKeyedDropout
 
 #: Optimizers that can be named by string, by their Keras class names. Like
@@ -738,6 +738,43 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
         out = self._forward("top_k", X, int(k))
         labels = self.classes_[out[..., k:].astype(np.int64)]
         return self._per_output(labels), self._per_output(out[..., :k])
+
+    def export(self, path, format="tf_saved_model"):
+        """Write the fitted classifier for serving without Python or skce.
+
+        The SavedModel at ``path`` loads with TensorFlow alone
+        (``tf.saved_model.load(path)``). Its ``serve`` endpoint (also the
+        ``serving_default`` signature) takes a float batch shaped like ``X``
+        and returns a dict: ``"labels"``, the ``classes_`` values ``predict``
+        returns (strings as ``tf.string``, integers as ``int64``), and
+        ``"probabilities"``, those of ``predict_proba`` in ``classes_`` order.
+        With per-position labels both follow ``predict``: ``(n, n_outputs)``
+        and ``(n, n_outputs, n_classes)``. Works on the TensorFlow and JAX
+        backends (JAX through jax2tf; both need TensorFlow installed).
+
+        Only the estimator is exported: the steps of a Pipeline before it are
+        not, so the serving side must feed the array the estimator sees.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to write the SavedModel in.
+        format : {'tf_saved_model', 'onnx'}, default='tf_saved_model'
+            ``'onnx'`` raises a ValueError that says why it is unavailable.
+        """
+        _export.check_format(format)
+        check_is_fitted(self)
+        dtype = _policy(self.model_)
+        with _engine.precision(dtype, build=False):
+            _export.export_saved_model(
+                self.model_,
+                path,
+                sample_shape=getattr(self, "_sample_shape", (self.n_features_in_,)),
+                classes=self.classes_,
+                token_ids=getattr(self, "vocabulary_size_", None) is not None,
+                proba_fn=_OUTPUTS["proba"][_emits_logits(self.model_)],
+                dtype=_input_dtype(dtype),
+            )
 
     # ------------------------------------------------------------------
     # Persistence

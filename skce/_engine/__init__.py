@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from skce._engine._cache import CACHE_SIZE, LRUCache
+from skce._engine._export import export_with_labels
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
 from skce._engine._loop import (
     ConvergenceStopping,
@@ -47,6 +48,7 @@ __all__ = [
     "chunk_rows",
     "current_sample_keys",
     "distributed",
+    "export_with_labels",
     "forward",
     "make_trainer",
     "needs_batch_hooks",
