@@ -7,7 +7,6 @@ its own parameters and ``_build_model``.
 """
 
 import copy
-import pickle
 from numbers import Integral, Real
 
 import keras
@@ -16,10 +15,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     check_consistent_length,
+    check_is_fitted,
     validate_data,
 )
 
-from skce import _engine, _targets
+from skce import _engine, _export, _persistence, _targets
 from skce._callbacks import check_callbacks, fit_callbacks, warn_if_not_converged
 from skce._fit_plan import FitPlan
 from skce._keras_model import (
@@ -33,6 +33,7 @@ from skce._keras_model import (
     snapshot,
 )
 from skce._optimizers import OPTIMIZERS, fit_optimizer, learning_rate_value
+from skce._outputs import output_function
 from skce._predict import PredictMixin
 from skce._training_data import (
     dropout_keys,
@@ -405,22 +406,48 @@ class BaseSparseCEClassifier(PredictMixin, ClassifierMixin, BaseEstimator):
             # cannot be pickled; the copy follows what is in force where it
             # is loaded.
             state = {**state, "distribution": None}
-        if "model_" in state:
-            state = dict(state)
-            model = state.pop("model_")
-            # Keras pickles the model (architecture, weights, optimizer state);
-            # keep its float type so loading can restore it exactly.
-            state["_pickled_model"] = (policy(model), pickle.dumps(model))
-        return state
+        # Keras's own archives and configs: no pickle, no code (_persistence).
+        return _persistence.pack_state(state)
 
     def __setstate__(self, state):
-        state = dict(state)
-        packed = state.pop("_pickled_model", None)
-        super().__setstate__(state)
-        if packed is not None:
-            dtype, blob = packed
-            with _engine.precision(dtype):
-                self.model_ = pickle.loads(blob)
+        super().__setstate__(_persistence.unpack_state(state))
+
+    def export(self, path, format="tf_saved_model"):
+        """Write the fitted classifier for serving without Python or skce.
+
+        The SavedModel at ``path`` loads with TensorFlow alone
+        (``tf.saved_model.load(path)``). Its ``serve`` endpoint (also the
+        ``serving_default`` signature) takes a float batch shaped like ``X``
+        and returns a dict: ``"labels"``, the ``classes_`` values ``predict``
+        returns (strings as ``tf.string``, integers as ``int64``), and
+        ``"probabilities"``, those of ``predict_proba`` in ``classes_`` order.
+        With per-position labels both follow ``predict``: ``(n, n_outputs)``
+        and ``(n, n_outputs, n_classes)``. Works on the TensorFlow and JAX
+        backends (JAX through jax2tf; both need TensorFlow installed).
+
+        Only the estimator is exported: the steps of a Pipeline before it are
+        not, so the serving side must feed the array the estimator sees.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to write the SavedModel in.
+        format : {'tf_saved_model', 'onnx'}, default='tf_saved_model'
+            ``'onnx'`` raises a ValueError that says why it is unavailable.
+        """
+        _export.check_format(format)
+        check_is_fitted(self)
+        dtype = policy(self.model_)
+        with _engine.precision(dtype, build=False):
+            _export.export_saved_model(
+                self.model_,
+                path,
+                sample_shape=getattr(self, "_sample_shape", (self.n_features_in_,)),
+                classes=self.classes_,
+                token_ids=getattr(self, "vocabulary_size_", None) is not None,
+                proba_fn=output_function("proba", emits_logits(self.model_))[0],
+                dtype=input_dtype(dtype),
+            )
 
     # ------------------------------------------------------------------
     # Tags
