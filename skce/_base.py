@@ -24,10 +24,9 @@ from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
-    validate_data,
 )
 
-from skce import _engine, _targets
+from skce import _engine, _inputs, _targets
 from skce._layers import SampleKeyedDropout
 
 #: Optimizers that can be named by string, by their Keras class names. Like
@@ -148,7 +147,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_X(self, X, reset: bool, y="no_validation"):
         """Validate X (and y, unless told not to) the way the estimator takes them."""
-        return validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
+        return _inputs.validate_rows(self, X, y, reset=reset)
 
     def _model_input(self, X: np.ndarray) -> np.ndarray:
         """Arrange validated X the way the Keras model takes it."""
@@ -278,6 +277,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
             "input_shape": self._model_input(X[:1]).shape[1:],
             "vocabulary_size_": getattr(self, "vocabulary_size_", None),
             "X_dtype_": _input_dtype(dtype),
+            "X_sparse_": _inputs.sparse_input(X),
         }
         self._check_params(meta)
         rng = check_random_state(self.random_state)
@@ -558,6 +558,7 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
                 meta["n_classes_"],
                 meta.get("n_outputs_", 1),
                 meta.get("vocabulary_size_"),
+                meta.get("X_sparse_", False),
                 dtype,
             )
             hash(key)

@@ -3,6 +3,7 @@
 import inspect
 
 import keras
+import scipy.sparse as sp
 
 from skce._base import (
     FITTED_ATTRIBUTES_DOC,
@@ -235,13 +236,13 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         return super()._architecture_key(meta, dtype)
 
     def _validate_X(self, X, reset, y="no_validation"):
-        out = validate_sequences(self, X, y, reset=reset)
+        out = validate_sequences(self, X, y, reset=reset, accept_sparse=True)
         if reset:
             X = out[0] if isinstance(out, tuple) else out
             # What a builder gets as vocabulary_size_; fit settles it once the
             # model shows whether it reads ids.
             self.vocabulary_size_ = None
-            if is_integer(X) and X.size and X.min() >= 0:
+            if not sp.issparse(X) and is_integer(X) and X.size and X.min() >= 0:
                 self.vocabulary_size_ = int(X.max()) + 1
         return out
 
@@ -261,6 +262,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.input_tags.sparse = True
         return tags
 
     def _weights_drawn_at_build(self):
@@ -284,7 +286,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
 def _logistic_regression(meta: dict, seed: int) -> keras.Model:
     """One Dense layer from the flattened sample to logits for every output."""
     n_classes, n_outputs = meta["n_classes_"], meta["n_outputs_"]
-    inputs = keras.Input(shape=meta["input_shape"])
+    inputs = keras.Input(shape=meta["input_shape"], sparse=meta["X_sparse_"])
     x = inputs
     if len(meta["input_shape"]) > 1:
         x = keras.layers.Flatten()(x)

@@ -118,8 +118,15 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
                 f"layer, e.g. (100,) or (64, 32). Received: hidden_layer_sizes={sizes}."
             )
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _build_model(self, meta, seed):
-        inputs = keras.Input(shape=meta["input_shape"])
+        inputs = keras.Input(
+            shape=meta["input_shape"], sparse=meta.get("X_sparse_", False)
+        )
         x = dense_stack(
             inputs, self.hidden_layer_sizes, self.activation, self.dropout, seed
         )

@@ -23,6 +23,7 @@ from skce._engine._loop import (
     run_epochs,
 )
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
+from skce._engine._sparse import SparseRows
 from skce._engine._stream import (
     HostRows,
     data_budget,
@@ -38,6 +39,7 @@ __all__ = [
     "CosineAnnealing",
     "HostRows",
     "SparseCELoss",
+    "SparseRows",
     "data_budget",
     "get_data_budget",
     "host_rows",
@@ -55,6 +57,7 @@ __all__ = [
     "row_keys",
     "run_epochs",
     "sample_keys",
+    "sparse_tensors",
     "widen",
 ]
 
@@ -149,6 +152,12 @@ def distributed(distribution):
         yield
 
 
+def sparse_tensors() -> bool:
+    """Whether the backend's networks take sparse tensors (else, dense batches)."""
+    module, _ = _backend_module()
+    return module.SPARSE_TENSORS
+
+
 def accelerator():
     """``"gpu"`` or ``"tpu"`` when the backend computes on one, else None."""
     module, _ = _backend_module()
@@ -228,7 +237,7 @@ def forward(
             # Round the last chunk up to a power of two so that jit compiles a
             # handful of shapes, not one per input length.
             size = min(rows, 1 << (n - 1).bit_length())
-            chunk = [np.concatenate([c, np.repeat(c[-1:], size - n, 0)]) for c in chunk]
+            chunk = [_pad_rows(c, size) for c in chunk]
         part = module.call_forward(model, compiled, *chunk)
         if reduce == "sum":
             total = part if total is None else total + part
@@ -237,6 +246,13 @@ def forward(
             result = np.empty((x.shape[0], *part.shape[1:]), dtype=part.dtype)
         result[start:stop] = part[:n]
     return total if reduce == "sum" else result
+
+
+def _pad_rows(chunk, size: int):
+    """``chunk`` followed by copies of its last row (empty rows if sparse)."""
+    if isinstance(chunk, SparseRows):
+        return chunk.padded(size)
+    return np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), 0)])
 
 
 def chunk_rows(values_per_row: int) -> int:
