@@ -105,17 +105,26 @@ def test_streamed_sparse_equals_in_memory():
 def test_non_canonical_input_is_summed_and_left_unchanged():
     """Duplicate, unsorted entries count as their sum; the user's matrix is untouched."""
     X, y = _data()
-    coo = sp.coo_array(X)
-    # Every value split in two halves, stored in reverse order.
-    rows = np.concatenate([coo.row, coo.row])[::-1]
-    cols = np.concatenate([coo.col, coo.col])[::-1]
-    values = np.concatenate([coo.data / 2, coo.data / 2])[::-1]
-    messy = sp.coo_matrix((values, (rows, cols)), shape=X.shape)
-    before = (messy.row.copy(), messy.col.copy(), messy.data.copy())
+    csr = sp.csr_array(X)
+    # Each row's values split in two halves, stored in reverse column order.
+    counts = np.diff(csr.indptr)
+    indptr = np.concatenate([[0], np.cumsum(2 * counts)])
+    indices, values = [], []
+    for i in range(len(X)):
+        cols = csr.indices[csr.indptr[i] : csr.indptr[i + 1]]
+        vals = csr.data[csr.indptr[i] : csr.indptr[i + 1]] / 2
+        indices.append(np.concatenate([cols, cols])[::-1])
+        values.append(np.concatenate([vals, vals])[::-1])
+    messy = sp.csr_matrix(
+        (np.concatenate(values), np.concatenate(indices), indptr), shape=X.shape
+    )
+    assert not messy.has_canonical_format
+    before = (messy.indices.copy(), messy.indptr.copy(), messy.data.copy())
     a = fast(SparseCEMLPClassifier).fit(messy, y)
     b = fast(SparseCEMLPClassifier).fit(X, y)
     np.testing.assert_allclose(a.predict_proba(messy), b.predict_proba(X), atol=1e-5)
-    for array, saved in zip((messy.row, messy.col, messy.data), before, strict=True):
+    arrays = (messy.indices, messy.indptr, messy.data)
+    for array, saved in zip(arrays, before, strict=True):
         np.testing.assert_array_equal(array, saved)
 
 
