@@ -21,7 +21,7 @@ def call_builder(build, meta: dict, seed: int):
     ``meta`` is passed whole to a parameter named ``meta``; its entries are
     passed to parameters of the same name (``n_features_in_``, ``n_classes_``,
     ``classes_``, ``n_outputs_``, ``input_shape``, ``vocabulary_size_``,
-    ``X_dtype_``); ``seed`` gets an int derived from ``random_state``;
+    ``X_dtype_``, ``X_sparse_``); ``seed`` gets an int derived from ``random_state``;
     ``**kwargs`` receives every entry of ``meta``.
     """
     available = {**meta, "meta": meta, "seed": seed}
@@ -108,6 +108,13 @@ class SparseCEClassifier(BaseSparseCEClassifier):
     sample, or one label per position, shape ``(n_samples, T)``, from one
     shared vocabulary ``classes_``.
 
+    Sparse X (any scipy sparse format) is never densified whole: each
+    mini-batch reaches the model as a sparse tensor on TensorFlow and JAX,
+    which a model whose ``keras.Input`` is ``sparse=True`` (as the default
+    model's is) takes as it is and any other model receives densified, one
+    mini-batch at a time; on PyTorch, mini-batches are densified. See the
+    user guide's "Sparse and text input".
+
     Parameters
     ----------
     model : keras.Model, callable or None, default=None
@@ -126,7 +133,9 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         them), ``n_features_in_``, ``n_classes_``, ``classes_``,
         ``n_outputs_`` (labels per sample), ``input_shape`` (of one sample),
         ``vocabulary_size_`` (for integer X, its largest value plus one),
-        ``X_dtype_`` and ``seed``. Bind your own arguments with
+        ``X_dtype_``, ``X_sparse_`` (whether X arrives as sparse tensors:
+        build ``keras.Input(..., sparse=X_sparse_)``) and ``seed``. Bind your
+        own arguments with
         ``functools.partial``. None builds multinomial logistic regression: one
         Dense layer from the flattened sample to ``n_classes`` logits (per
         output, for 2-D ``y``). The default ``learning_rate`` of 0.01 suits

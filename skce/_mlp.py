@@ -21,6 +21,12 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
     class; the loss takes integer class indices, so labels are never one-hot
     encoded and their memory is one integer per sample.
 
+    X may be scipy sparse (the output of a text vectorizer or a one-hot
+    encoder), in any format: it is never densified whole, and on TensorFlow
+    and JAX the first layer multiplies each sparse mini-batch directly (work
+    in proportion to its stored values). On PyTorch each mini-batch is
+    densified on its own. See the user guide's "Sparse and text input".
+
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
