@@ -182,7 +182,11 @@ def _child(step):
 
 def _report(rows, env):
     play, mlp, dense = rows["play_skce"], rows["play_sklearn"], rows["play_skce_dense"]
-    spk, spk_mlp, hashing = rows["speaker_skce"], rows["speaker_sklearn"], rows["hashing"]
+    spk, spk_mlp, hashing = (
+        rows["speaker_skce"],
+        rows["speaker_sklearn"],
+        rows["hashing"],
+    )
     lines = [
         "# Sparse TF-IDF text: skce against MLPClassifier",
         "",

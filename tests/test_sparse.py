@@ -89,7 +89,9 @@ def test_float32_dropout_and_validation_equal_dense():
     b = fast(SparseCEMLPClassifier, **params).fit(X, y)
     assert a.model_.dtype == "float32"
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-5)
-    np.testing.assert_allclose(a.history_["val_loss"], b.history_["val_loss"], rtol=1e-4)
+    np.testing.assert_allclose(
+        a.history_["val_loss"], b.history_["val_loss"], rtol=1e-4
+    )
 
 
 def test_streamed_sparse_equals_in_memory():
@@ -103,7 +105,7 @@ def test_streamed_sparse_equals_in_memory():
 
 
 def test_non_canonical_input_is_summed_and_left_unchanged():
-    """Duplicate, unsorted entries count as their sum; the user's matrix is untouched."""
+    """Duplicate, unsorted entries count as their sum; the input is left as it was."""
     X, y = _data()
     csr = sp.csr_array(X)
     # Each row's values split in two halves, stored in reverse column order.
@@ -218,7 +220,9 @@ def test_tfidf_pipeline_with_a_users_model():
         inputs = keras.Input((n_features_in_,), sparse=X_sparse_)
         return keras.Model(inputs, keras.layers.Dense(n_classes_)(inputs))
 
-    pipe = make_pipeline(TfidfVectorizer(), fast(SparseCEClassifier, model=build, epochs=50))
+    pipe = make_pipeline(
+        TfidfVectorizer(), fast(SparseCEClassifier, model=build, epochs=50)
+    )
     assert pipe.fit(docs, y).score(docs, y) == 1.0
 
 

@@ -125,7 +125,9 @@ def _take(a, idx, sparse):
     valid = slot < ends[-1]
     position = jnp.where(valid, starts[rows] + slot - (ends[rows] - counts[rows]), 0)
     values = jnp.where(valid, data[position], 0)
-    coords = jnp.stack([jnp.where(valid, rows, 0), jnp.where(valid, indices[position], 0)], 1)
+    coords = jnp.stack(
+        [jnp.where(valid, rows, 0), jnp.where(valid, indices[position], 0)], 1
+    )
     return jax_sparse.BCOO((values, coords), shape=(idx.shape[0], n_cols))
 
 
