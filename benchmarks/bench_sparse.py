@@ -115,6 +115,9 @@ def _top_k(labels, y, k):
 def run_step(step):
     """One measurement, in this (fresh) process: a dict of results."""
     quiet_environment()
+    # Import skce (and the backend) first: their code is not the data's memory.
+    import skce  # noqa: F401
+
     task = "speaker" if step.startswith("speaker") else "play"
     if step == "hashing":
         from sklearn.feature_extraction.text import HashingVectorizer
