@@ -16,10 +16,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
-    validate_data,
 )
 
-from skce import _engine, _export, _persistence, _targets
+from skce import _engine, _export, _inputs, _persistence, _targets
 from skce._callbacks import check_callbacks, fit_callbacks, warn_if_not_converged
 from skce._fit_plan import FitPlan
 from skce._keras_model import (
@@ -127,7 +126,7 @@ class BaseSparseCEClassifier(PredictMixin, ClassifierMixin, BaseEstimator):
 
     def _validate_X(self, X, reset: bool, y="no_validation"):
         """Validate X (and y, unless told not to) the way the estimator takes them."""
-        return validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
+        return _inputs.validate_rows(self, X, y, reset=reset)
 
     def _model_input(self, X: np.ndarray) -> np.ndarray:
         """Arrange validated X the way the Keras model takes it."""
@@ -232,6 +231,7 @@ class BaseSparseCEClassifier(PredictMixin, ClassifierMixin, BaseEstimator):
             "input_shape": self._model_input(X[:1]).shape[1:],
             "vocabulary_size_": getattr(self, "vocabulary_size_", None),
             "X_dtype_": input_dtype(dtype),
+            "X_sparse_": _inputs.sparse_input(X),
         }
         self._check_params(meta)
         plan = plan.settled(dtype, self.random_state)

@@ -1,6 +1,7 @@
 """SparseCEClassifier: any Keras model, trained on integer labels."""
 
 import keras
+import scipy.sparse as sp
 
 from skce._base import BaseSparseCEClassifier
 from skce._docstrings import (
@@ -28,6 +29,13 @@ class SparseCEClassifier(BaseSparseCEClassifier):
     sample, or one label per position, shape ``(n_samples, T)``, from one
     shared vocabulary ``classes_``.
 
+    Sparse X (any scipy sparse format) is never densified whole: each
+    mini-batch reaches the model as a sparse tensor on TensorFlow and JAX,
+    which a model whose ``keras.Input`` is ``sparse=True`` (as the default
+    model's is) takes as it is and any other model receives densified, one
+    mini-batch at a time; on PyTorch, mini-batches are densified. See the
+    user guide's "Sparse and text input".
+
     Parameters
     ----------
     model : keras.Model, callable or None, default=None
@@ -46,7 +54,9 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         them), ``n_features_in_``, ``n_classes_``, ``classes_``,
         ``n_outputs_`` (labels per sample), ``input_shape`` (of one sample),
         ``vocabulary_size_`` (for integer X, its largest value plus one),
-        ``X_dtype_`` and ``seed``. Bind your own arguments with
+        ``X_dtype_``, ``X_sparse_`` (whether X arrives as sparse tensors:
+        build ``keras.Input(..., sparse=X_sparse_)``) and ``seed``. Bind your
+        own arguments with
         ``functools.partial``. None builds multinomial logistic regression: one
         Dense layer from the flattened sample to ``n_classes`` logits (per
         output, for 2-D ``y``). The default ``learning_rate`` of 0.01 suits
@@ -156,13 +166,13 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         return super()._architecture_key(meta, dtype)
 
     def _validate_X(self, X, reset, y="no_validation"):
-        out = validate_sequences(self, X, y, reset=reset)
+        out = validate_sequences(self, X, y, reset=reset, accept_sparse=True)
         if reset:
             X = out[0] if isinstance(out, tuple) else out
             # What a builder gets as vocabulary_size_; fit settles it once the
             # model shows whether it reads ids.
             self.vocabulary_size_ = None
-            if is_integer(X) and X.size and X.min() >= 0:
+            if not sp.issparse(X) and is_integer(X) and X.size and X.min() >= 0:
                 self.vocabulary_size_ = int(X.max()) + 1
         return out
 
@@ -181,6 +191,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
         tags.input_tags.three_d_array = True
         return tags
 
@@ -205,7 +216,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
 def _logistic_regression(meta: dict, seed: int) -> keras.Model:
     """One Dense layer from the flattened sample to logits for every output."""
     n_classes, n_outputs = meta["n_classes_"], meta["n_outputs_"]
-    inputs = keras.Input(shape=meta["input_shape"])
+    inputs = keras.Input(shape=meta["input_shape"], sparse=meta["X_sparse_"])
     x = inputs
     if len(meta["input_shape"]) > 1:
         x = keras.layers.Flatten()(x)

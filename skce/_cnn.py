@@ -14,6 +14,7 @@ from skce._docstrings import (
     IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
 )
+from skce._inputs import reject_sparse
 from skce._layers import SampleKeyedDropout
 from skce._networks import ACTIVATIONS, dense_stack, logits_layer
 
@@ -166,6 +167,7 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
         self.ignore_label = ignore_label
 
     def _validate_X(self, X, reset, y="no_validation"):
+        reject_sparse(self, X)
         no_y = isinstance(y, str) and y == "no_validation"
         if len(getattr(X, "shape", ())) > 2 and not reset:
             # Images: check their shape here (scikit-learn would compare the

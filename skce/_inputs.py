@@ -1,4 +1,9 @@
-"""Sequence and token input: validating X and arranging it as the network takes it.
+"""X: dense rows, sparse rows, sequences and token ids, validated and arranged
+as the network takes them.
+
+Rows of features may be scipy sparse (any format, ``sparray`` or
+``spmatrix``): they are validated as CSR, never densified (see
+``skce._engine._sparse``).
 
 The estimators that take sequences read X as
 
@@ -19,12 +24,53 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_X_y, validate_data
 
-from skce._engine import host_rows
+from skce._engine import active, host_rows
 
 _NO_Y = "no_validation"
 
+#: The float types rows of features are computed on.
+FLOATS = (np.float64, np.float32)
 
-def validate_sequences(estimator, X, y=_NO_Y, *, reset: bool, max_ndim=None):
+
+def check_dense_y(y) -> None:
+    """Reject sparse labels, naming the fix."""
+    if sp.issparse(y):
+        raise ValueError(
+            f"y is a scipy sparse matrix of shape {y.shape}; skce takes labels "
+            "as a dense array of shape (n_samples,). Pass "
+            "np.asarray(y.todense()).ravel()."
+        )
+
+
+def reject_sparse(estimator, X) -> None:
+    """Raise the TypeError of an estimator that takes dense X only."""
+    if sp.issparse(X):
+        raise TypeError(
+            f"{type(estimator).__name__} takes dense X, but a scipy sparse "
+            f"{X.format} matrix was passed. Use SparseCEMLPClassifier or "
+            "SparseCEClassifier, which take sparse X, or pass X.toarray() if "
+            "it fits in memory."
+        )
+
+
+def sparse_input(X) -> bool:
+    """Whether the network takes X as sparse tensors: sparse X, on a backend
+    whose networks take them (on the others, mini-batches are densified)."""
+    return sp.issparse(X) and active().sparse_tensors
+
+
+def validate_rows(estimator, X, y=_NO_Y, *, reset: bool):
+    """``validate_data`` for rows of features, dense or sparse (as CSR)."""
+    if not (isinstance(y, str) and y == _NO_Y):
+        check_dense_y(y)
+    return validate_data(
+        estimator, X, y, dtype=FLOATS, accept_sparse="csr", reset=reset
+    )
+
+
+def validate_sequences(
+    estimator, X, y=_NO_Y, *, reset: bool, max_ndim=None, accept_sparse=False
+):
     """``validate_data`` for sequence input: any rank >= 2, integers kept.
 
     2-D X goes through scikit-learn's ``validate_data`` (feature names and
@@ -33,6 +79,15 @@ def validate_sequences(estimator, X, y=_NO_Y, *, reset: bool, max_ndim=None):
     ``y`` may be 2-D: per-position labels are checked in ``skce._targets``.
     """
     no_y = isinstance(y, str) and y == _NO_Y
+    if not no_y:
+        check_dense_y(y)
+    if sp.issparse(X):
+        if not accept_sparse:
+            reject_sparse(estimator, X)
+        out = validate_rows(estimator, X, y, reset=reset)
+        if reset:
+            estimator._sample_shape = (X.shape[1],)
+        return out
     _check_ragged(X)
     kwargs = dict(dtype="numeric", allow_nd=True)
     name = type(estimator).__name__
@@ -165,6 +220,11 @@ def network_input(estimator, model, X, dtype: str, fitting: bool) -> np.ndarray:
     model's embedding, else the largest id seen plus one.
     """
     x = estimator._model_input(X)
+    if sp.issparse(x):
+        # Sparse X is features, never token ids.
+        if fitting:
+            estimator.vocabulary_size_ = None
+        return host_rows(x, dtype)
     if fitting:
         if takes_token_ids(model):
             ids = check_token_ids(x)

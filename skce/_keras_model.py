@@ -20,7 +20,8 @@ def call_builder(build, meta: dict, seed: int):
     ``meta`` is passed whole to a parameter named ``meta``; its entries are
     passed to parameters of the same name (``n_features_in_``, ``n_classes_``,
     ``classes_``, ``n_outputs_``, ``input_shape``, ``vocabulary_size_``,
-    ``X_dtype_``); ``seed`` gets an int derived from ``random_state``;
+    ``X_dtype_``, ``X_sparse_``); ``seed`` gets an int derived from
+    ``random_state``;
     ``**kwargs`` receives every entry of ``meta``.
     """
     available = {**meta, "meta": meta, "seed": seed}
@@ -283,6 +284,7 @@ def architecture_key(estimator, meta: dict, dtype: str):
             meta["n_classes_"],
             meta.get("n_outputs_", 1),
             meta.get("vocabulary_size_"),
+            meta.get("X_sparse_", False),
             dtype,
         )
         hash(key)

@@ -21,6 +21,12 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
     class; the loss takes integer class indices, so labels are never one-hot
     encoded and their memory is one integer per sample.
 
+    X may be scipy sparse (the output of a text vectorizer or a one-hot
+    encoder), in any format: it is never densified whole, and on TensorFlow
+    and JAX the first layer multiplies each sparse mini-batch directly (work
+    in proportion to its stored values). On PyTorch each mini-batch is
+    densified on its own. See the user guide's "Sparse and text input".
+
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -118,8 +124,15 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
                 f"layer, e.g. (100,) or (64, 32). Received: hidden_layer_sizes={sizes}."
             )
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _build_model(self, meta, seed):
-        inputs = keras.Input(shape=meta["input_shape"])
+        inputs = keras.Input(
+            shape=meta["input_shape"], sparse=meta.get("X_sparse_", False)
+        )
         x = dense_stack(
             inputs, self.hidden_layer_sizes, self.activation, self.dropout, seed
         )

@@ -271,3 +271,13 @@ def test_char_lstm_without_the_file_says_so(tmp_path):
     )
     assert result.returncode == 1
     assert "Pass a text file with --path" in result.stderr
+
+
+def test_text_shakespeare_beats_chance_and_writes_its_figure(tmp_path):
+    """text_shakespeare.py searches, scores well above chance on 9 plays, plots."""
+    output = tmp_path / "topk.png"
+    stdout = _run_example(
+        "text_shakespeare.py", "--epochs", "3", "--output", output, cwd=tmp_path
+    )
+    assert _printed_accuracy(stdout, "test") >= 0.4
+    assert output.exists()

@@ -21,6 +21,7 @@ from skce._engine._loop import (
     run_epochs,
 )
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
+from skce._engine._sparse import SparseRows
 from skce._engine._stream import HostRows, host_rows
 from skce._engine._trainer import NAMED_OPTIMIZERS
 
@@ -33,6 +34,7 @@ __all__ = [
     "CosineAnnealing",
     "HostRows",
     "SparseCELoss",
+    "SparseRows",
     "accelerator",
     "active",
     "batch_metrics",

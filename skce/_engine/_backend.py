@@ -38,6 +38,8 @@ class Backend:
     - ``fused_crossentropy``: Keras's crossentropy of logits is the backend's
       own fused kernel, faster than skce's formula at each label's entry.
     - ``scoped_float64``: float64 needs ``float64_scope()`` around the work.
+    - ``sparse_tensors``: Keras networks take the backend's sparse tensors
+      (``keras.Input(sparse=True)``); else sparse X is densified per batch.
     """
 
     name = ""
@@ -46,6 +48,7 @@ class Backend:
     pads_inference = False
     fused_crossentropy = False
     scoped_float64 = False
+    sparse_tensors = False
     #: The ``_trainer.Trainer`` subclass that runs one fit's epochs.
     trainer = None
 

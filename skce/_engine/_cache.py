@@ -87,9 +87,13 @@ def fit_key(model, optimizer, loss, data, architecture_key=None):
             type(optimizer).__name__,
             optimizer_signature(optimizer),
             loss,
-            # Every array's per-row shape and type: one label per sample and
-            # per-position labels, say, trace different code.
-            tuple((tuple(a.shape[1:]), str(a.dtype)) for a in data),
+            # Every array's per-row shape, type and layout: one label per
+            # sample and per-position labels, or dense and sparse X, trace
+            # different code.
+            tuple(
+                (tuple(a.shape[1:]), str(a.dtype), getattr(a, "layout", "dense"))
+                for a in data
+            ),
         )
         hash(key)
     except (TypeError, ValueError, NotImplementedError):

@@ -6,6 +6,7 @@ import numpy as np
 
 from skce._engine._backend import active
 from skce._engine._cache import CACHE_SIZE, LRUCache
+from skce._engine._sparse import SparseRows
 
 # Rows per inference call: bounds the memory of activations and outputs.
 PREDICT_CHUNK = 1024
@@ -55,7 +56,7 @@ def forward(
             # Round the last chunk up to a power of two so that jit compiles a
             # handful of shapes, not one per input length.
             size = min(rows, 1 << (n - 1).bit_length())
-            chunk = [np.concatenate([c, np.repeat(c[-1:], size - n, 0)]) for c in chunk]
+            chunk = [_pad_rows(c, size) for c in chunk]
         part = backend.call_forward(model, compiled, *chunk)
         if reduce == "sum":
             total = part if total is None else total + part
@@ -74,3 +75,10 @@ def chunk_rows(values_per_row: int) -> int:
     """
     rows = max(1, min(PREDICT_CHUNK, CHUNK_VALUES // max(values_per_row, 1)))
     return 1 << (rows.bit_length() - 1)
+
+
+def _pad_rows(chunk, size: int):
+    """``chunk`` followed by copies of its last row (empty rows if sparse)."""
+    if isinstance(chunk, SparseRows):
+        return chunk.padded(size)
+    return np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), 0)])

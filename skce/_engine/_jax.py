@@ -6,10 +6,12 @@ import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
+from jax.experimental import sparse as jax_sparse
 
 from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
+from skce._engine._sparse import SparseRows, nnz_bound
 from skce._engine._trainer import (
     SharedForward,
     Trainer,
@@ -42,7 +44,9 @@ class _Bound:
             self.model = self.optimizer = None
 
 
-def _build_epoch(bound, loss, n_samples, batch_size, distribution=None):
+def _build_epoch(bound, loss, n_samples, batch_size, distribution=None, sparse=None):
+    """Jitted epoch and step functions; ``sparse`` is ``(n_cols, nnz)`` for sparse X."""
+
     def objective(tv, ntv, ov, xb, yb, wb, kb):
         with sample_keys(kb):
             out, ntv, losses = bound.model.stateless_call(
@@ -64,7 +68,7 @@ def _build_epoch(bound, loss, n_samples, batch_size, distribution=None):
 
     def step(state, data, idx):
         tv, ntv, ov = state
-        batch = [a[idx] for a in data]
+        batch = [_take(a, idx, sparse) for a in data]
         if distribution is not None:
             # Data parallelism: the batch is split over the mesh's batch axis
             # and the replicated weights' gradients are summed by XLA, so the
@@ -100,6 +104,46 @@ def _build_epoch(bound, loss, n_samples, batch_size, distribution=None):
         return step(state, data, idx)
 
     return jax.jit(epoch, donate_argnums=0), jax.jit(batch, donate_argnums=0)
+
+
+def _take(a, idx, sparse):
+    """Rows ``idx`` of a device array; of sparse X, as a ``BCOO`` batch.
+
+    The CSR rows are laid out in ``nnz`` slots (a fixed size, as jit needs):
+    their stored values first, then slots of value zero at position (0, 0).
+    """
+    if not isinstance(a, tuple):
+        return a[idx]
+    n_cols, nnz = sparse
+    indptr, indices, data = a
+    starts = indptr[idx]
+    counts = indptr[idx + 1] - starts
+    ends = jnp.cumsum(counts)
+    rows = jnp.repeat(
+        jnp.arange(idx.shape[0], dtype=jnp.int32), counts, total_repeat_length=nnz
+    )
+    slot = jnp.arange(nnz, dtype=jnp.int32)
+    valid = slot < ends[-1]
+    position = jnp.where(valid, starts[rows] + slot - (ends[rows] - counts[rows]), 0)
+    values = jnp.where(valid, data[position], 0)
+    coords = jnp.stack(
+        [jnp.where(valid, rows, 0), jnp.where(valid, indices[position], 0)], 1
+    )
+    return jax_sparse.BCOO((values, coords), shape=(idx.shape[0], n_cols))
+
+
+def _to_tensor(x):
+    """Inference rows as an array: ``SparseRows`` as a ``BCOO`` whose stored
+    values are padded to a power of two, so that jit compiles few shapes."""
+    if not isinstance(x, SparseRows):
+        return jnp.asarray(x)
+    rows, cols, values = x.coo()
+    nse = 1 << max(0, len(values) - 1).bit_length()
+    coords = np.zeros((nse, 2), dtype=np.int32)
+    coords[: len(values), 0], coords[: len(values), 1] = rows, cols
+    padded = np.zeros(nse, dtype=values.dtype)
+    padded[: len(values)] = values
+    return jax_sparse.BCOO((jnp.asarray(padded), jnp.asarray(coords)), shape=x.shape)
 
 
 _CONVOLUTIONS = (
@@ -140,6 +184,13 @@ class JaxTrainer(Trainer):
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
         self._loss = loss
         self._distribution = data_parallel_in_force()
+        self._n_cols = data[0].shape[1] if isinstance(data[0], SparseRows) else None
+        if self._n_cols is not None and self._distribution is not None:
+            raise ValueError(
+                "skce trains on sparse X on one device; data-parallel training "
+                "takes dense X. Pass distribution=None, or X.toarray() if it "
+                "fits in memory."
+            )
         self._key = fit_key(model, optimizer, loss, data, architecture_key)
         if self._key is not None and self._distribution is not None:
             self._key = (*self._key, _mesh_key(self._distribution))
@@ -147,12 +198,14 @@ class JaxTrainer(Trainer):
         self._compiled = {}
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
 
-    def _functions(self, n_samples):
-        """The bound model slot and the epoch and step functions for n rows."""
-        if n_samples not in self._compiled:
+    def _functions(self, n_samples, sparse=None):
+        """The bound model slot and the epoch and step functions for n rows
+        (and, for sparse X, ``(n_cols, nnz)`` of each mini-batch)."""
+        if (n_samples, sparse) not in self._compiled:
             key = self._key
             if key is not None:
-                key = (*key, n_samples, self.batch_size, jax.config.jax_enable_x64)
+                x64 = jax.config.jax_enable_x64
+                key = (*key, n_samples, self.batch_size, x64, sparse)
             cached = _EPOCH_CACHE.lookup(key)
             if cached is None:
                 bound = _Bound()
@@ -162,11 +215,19 @@ class JaxTrainer(Trainer):
                     n_samples,
                     min(self.batch_size, n_samples),
                     self._distribution,
+                    sparse,
                 )
                 cached = (bound, epoch, batch)
                 _EPOCH_CACHE.store(key, cached)
-            self._compiled[n_samples] = cached
-        return self._compiled[n_samples]
+            self._compiled[n_samples, sparse] = cached
+        return self._compiled[n_samples, sparse]
+
+    def _sparse(self, data, perm):
+        """``(n_cols, nnz)`` for the mini-batches of ``perm``, or None if dense."""
+        if self._n_cols is None:
+            return None
+        row_nnz = np.diff(np.asarray(data[0][0]))
+        return self._n_cols, nnz_bound(row_nnz, perm, self.batch_size)
 
     def device_budget(self):
         if accelerator() is None:
@@ -176,7 +237,12 @@ class JaxTrainer(Trainer):
         return int(limit * 0.25) if limit else None
 
     def to_device(self, arrays):
-        return tuple(self._replicated(jnp.asarray(a)) for a in arrays)
+        return tuple(
+            tuple(jnp.asarray(v) for v in a.arrays())
+            if isinstance(a, SparseRows)
+            else self._replicated(jnp.asarray(a))
+            for a in arrays
+        )
 
     def _replicated(self, value):
         """``value`` on every device of the data-parallel mesh (if one is set).
@@ -214,7 +280,8 @@ class JaxTrainer(Trainer):
                 variable.assign(value)
 
     def epoch_on(self, data, perm):
-        bound, epoch_fn, batch_fn = self._functions(len(perm))
+        sparse = self._sparse(data, perm)
+        bound, epoch_fn, batch_fn = self._functions(len(perm), sparse)
         with bound.to(self.model, self.optimizer):
             if self._by_step:
                 state, totals = self._state(), 0.0
@@ -229,7 +296,8 @@ class JaxTrainer(Trainer):
         return np.asarray(totals)
 
     def batch_on(self, data, idx):
-        bound, _, batch_fn = self._functions(self.n_samples)
+        sparse = self._sparse(data, idx)
+        bound, _, batch_fn = self._functions(self.n_samples, sparse)
         with bound.to(self.model, self.optimizer):
             state, totals = batch_fn(self._state(), data, jnp.asarray(idx, jnp.int32))
         self._store(state)
@@ -281,7 +349,7 @@ def accelerator():
 
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
-    return SharedForward(fn, jax.jit, jnp.asarray)
+    return SharedForward(fn, jax.jit, _to_tensor)
 
 
 def call_forward(model, compiled, x, *extra):
@@ -298,6 +366,8 @@ class JaxBackend(Backend):
     trains_data_parallel = True
     pads_inference = True
     scoped_float64 = True
+    # Keras networks on JAX take BCOO input.
+    sparse_tensors = True
     trainer = JaxTrainer
     accelerator = staticmethod(accelerator)
     compile_forward = staticmethod(compile_forward)

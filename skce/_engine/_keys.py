@@ -37,6 +37,9 @@ def row_keys(x) -> np.ndarray:
     fixed odd multipliers, modulo 2**64 (exact integer arithmetic, in any
     order), passed through a finaliser.
     """
+    csr = getattr(x, "csr", None)
+    if csr is not None:
+        return _sparse_row_keys(csr)
     n = x.shape[0]
     n_words = 2 * int(np.prod(x.shape[1:], dtype=np.int64))
     with np.errstate(over="ignore"):
@@ -49,6 +52,28 @@ def row_keys(x) -> np.ndarray:
             block = np.ascontiguousarray(block.reshape(len(block), -1), np.float64)
             words = block.view(np.uint32).astype(np.uint64)
             keys[start : start + len(block)] = _splitmix64(words @ multipliers)
+    return (keys >> np.uint64(32)).astype(np.uint32).view(np.int32)
+
+
+def _sparse_row_keys(csr) -> np.ndarray:
+    """``row_keys`` of a CSR matrix's dense rows, from its stored values alone.
+
+    A zero is eight zero bytes and adds nothing to the weighted sum, so the
+    sum over the stored values is the dense row's: the keys, and the dropout
+    masks drawn from them, are those of the dense copy of X.
+    """
+    n = csr.shape[0]
+    with np.errstate(over="ignore"):
+        values = np.ascontiguousarray(csr.data, np.float64)
+        words = values.view(np.uint32).reshape(-1, 2).astype(np.uint64)
+        low = 2 * csr.indices.astype(np.uint64)
+        terms = words[:, 0] * (_splitmix64(low) | np.uint64(1)) + words[:, 1] * (
+            _splitmix64(low + np.uint64(1)) | np.uint64(1)
+        )
+        sums = np.zeros(n, dtype=np.uint64)
+        rows = np.repeat(np.arange(n), np.diff(csr.indptr))
+        np.add.at(sums, rows, terms)
+        keys = _splitmix64(sums)
     return (keys >> np.uint64(32)).astype(np.uint32).view(np.int32)
 
 

@@ -6,6 +6,7 @@ segments of whole mini-batches, gathers a segment's rows from the host array,
 moves them to the device and trains on them, while a background thread
 gathers the next segment. The batches, their order and their sample keys are
 those of the in-memory path, so the result is the same up to float rounding.
+Sparse X counts by the bytes of its stored values, indices and row pointers.
 """
 
 import concurrent.futures
@@ -13,6 +14,9 @@ import mmap
 import os
 
 import numpy as np
+import scipy.sparse as sp
+
+from skce._engine._sparse import SparseRows, sparse_rows
 
 # The default data budget: the share of the machine's memory (or of the
 # accelerator's, where there is one) that training data may take on the device.
@@ -59,7 +63,10 @@ def is_memory_mapped(array) -> bool:
 
 
 def host_rows(x, dtype):
-    """A memory-mapped ``x`` as unread rows cast to ``dtype``; else ``x`` cast."""
+    """A memory-mapped ``x`` as unread rows cast to ``dtype``; a sparse one as
+    ``SparseRows``; else ``x`` cast."""
+    if sp.issparse(x):
+        return sparse_rows(x, dtype)
     if is_memory_mapped(x):
         return HostRows(x, np.arange(x.shape[0]), dtype)
     return x.astype(dtype, copy=False)
@@ -67,7 +74,7 @@ def host_rows(x, dtype):
 
 def gather(x, index) -> np.ndarray:
     """``x[index]`` as an in-memory array, read in increasing row order."""
-    if isinstance(x, HostRows):
+    if isinstance(x, (HostRows, SparseRows)):
         return x[index]
     index = np.asarray(index)
     if isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu":
@@ -86,12 +93,16 @@ def streams(x, budget) -> bool:
 
 def segment_rows(data, batch_size, budget) -> int:
     """Rows per segment: whole mini-batches whose data fits in the budget."""
-    per_row = sum(
-        int(np.prod(a.shape[1:], dtype=np.int64)) * np.dtype(a.dtype).itemsize
-        for a in data
-    )
+    per_row = sum(_row_bytes(a) for a in data)
     batches = max(1, budget // max(1, per_row * batch_size))
     return int(batches * batch_size)
+
+
+def _row_bytes(a) -> int:
+    """Bytes per row of ``a``: on average, for sparse rows."""
+    if isinstance(a, SparseRows):
+        return -(-a.nbytes // max(1, len(a)))
+    return int(np.prod(a.shape[1:], dtype=np.int64)) * np.dtype(a.dtype).itemsize
 
 
 class Segments:

@@ -15,6 +15,7 @@ from skce._engine._fixes import (
     update_without_merge_call,
 )
 from skce._engine._keys import sample_keys
+from skce._engine._sparse import SparseRows
 from skce._engine._trainer import (
     NAMED_OPTIMIZERS,
     SharedForward,
@@ -101,7 +102,7 @@ class _Traced:
                 target.assign(source)
 
     def _step(self, data, idx):
-        x, y, w, k = (tf.gather(a, idx) for a in data)
+        x, y, w, k = (_take(a, idx) for a in data)
         model = self.model
         variables = model.trainable_variables
         with tf.GradientTape() as tape, sample_keys(k):
@@ -191,6 +192,7 @@ class TensorFlowTrainer(Trainer):
         self._unpatch = lambda: None
         self._replicated = None
         if tf.distribute.has_strategy():
+            _check_dense(data[0])
             # Data parallelism: the strategy's own variables and update path.
             strategy = tf.distribute.get_strategy()
             self._replicated = _Replicated(
@@ -228,7 +230,7 @@ class TensorFlowTrainer(Trainer):
         # skips tf.function's per-call signature matching (about 1 ms/epoch).
         # Traced under the executor it runs on: the single-threaded one needs
         # the epoch's loop kept as a functional While, which tracing decides.
-        specs = tuple(tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in data)
+        specs = tuple(_spec(a) for a in data)
         with self._executing():
             self._epoch_fn = traced.epoch.get_concrete_function(
                 self._variables,
@@ -262,7 +264,7 @@ class TensorFlowTrainer(Trainer):
             return strategy.experimental_distribute_values_from_function(
                 lambda _: tuple(tf.convert_to_tensor(a) for a in arrays)
             )
-        return tuple(tf.convert_to_tensor(a) for a in arrays)
+        return tuple(_to_device(a) for a in arrays)
 
     def epoch_on(self, data, perm):
         perm = tf.constant(perm, dtype=tf.int32)
@@ -297,8 +299,66 @@ def _executor_for(model, optimizer, x, batch_size, own_network) -> str:
         return ""
     if len(x.shape) != 2 or not np.issubdtype(np.dtype(x.dtype), np.floating):
         return ""
+    if isinstance(x, SparseRows):
+        # The sparse matmul's kernel gradient scatters into the whole kernel.
+        return ""
     weights = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     return SINGLE_THREADED if weights * batch_size <= SMALL_STEP else ""
+
+
+def _spec(a):
+    """The TensorSpec of a training array on the device (a tuple for sparse X)."""
+    if isinstance(a, SparseRows):
+        return (
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), a.dtype),
+            tf.TensorSpec((), tf.int64),
+        )
+    return tf.TensorSpec((None, *a.shape[1:]), a.dtype)
+
+
+def _to_device(a):
+    """A training array as tensors: sparse X as its CSR arrays and width."""
+    if not isinstance(a, SparseRows):
+        return tf.convert_to_tensor(a)
+    arrays = tuple(tf.convert_to_tensor(v) for v in a.arrays())
+    return (*arrays, tf.constant(a.shape[1], tf.int64))
+
+
+def _take(a, idx):
+    """Rows ``idx`` of a device array; of sparse X, as a ``tf.SparseTensor``.
+
+    The CSR rows are gathered as a ragged range of positions, so the batch
+    holds exactly its stored values, whatever their number.
+    """
+    if not isinstance(a, tuple):
+        return tf.gather(a, idx)
+    indptr, indices, data, n_cols = a
+    starts = tf.gather(indptr, idx)
+    positions = tf.ragged.range(starts, tf.gather(indptr, idx + 1))
+    rows = positions.value_rowids()
+    flat = positions.flat_values
+    cols = tf.cast(tf.gather(indices, flat), tf.int64)
+    shape = tf.stack([tf.cast(tf.shape(idx)[0], tf.int64), n_cols])
+    return tf.SparseTensor(tf.stack([rows, cols], 1), tf.gather(data, flat), shape)
+
+
+def _sparse_tensor(x):
+    """Inference rows as a tensor: ``SparseRows`` as a ``tf.SparseTensor``."""
+    if not isinstance(x, SparseRows):
+        return tf.convert_to_tensor(x)
+    rows, cols, values = x.coo()
+    return tf.SparseTensor(np.stack([rows, cols], 1), values, x.shape)
+
+
+def _check_dense(x):
+    if isinstance(x, SparseRows):
+        raise ValueError(
+            "skce trains on sparse X on one device; data-parallel training "
+            "takes dense X. Pass distribution=None, or X.toarray() if it fits "
+            "in memory."
+        )
 
 
 def _variables(model, optimizer) -> list:
@@ -369,7 +429,7 @@ def compile_forward(model, fn):
             lambda forward: tf.function(
                 forward, autograph=False, reduce_retracing=True
             ),
-            tf.convert_to_tensor,
+            _sparse_tensor,
         )
     return omit_frequent_tracing_warning(
         tf.function(
@@ -383,7 +443,7 @@ def compile_forward(model, fn):
 def call_forward(model, compiled, x, *extra):
     if isinstance(compiled, SharedForward):
         return compiled(model, x, *extra).numpy()
-    return compiled(tf.convert_to_tensor(x), *extra).numpy()
+    return compiled(_sparse_tensor(x), *extra).numpy()
 
 
 class TensorFlowBackend(Backend):
@@ -394,6 +454,8 @@ class TensorFlowBackend(Backend):
     shares_forward = True
     trains_data_parallel = True
     fused_crossentropy = True
+    # Keras networks on TensorFlow take tf.SparseTensor input.
+    sparse_tensors = True
     trainer = TensorFlowTrainer
     configure = staticmethod(_honour_thread_limit)
     accelerator = staticmethod(accelerator)

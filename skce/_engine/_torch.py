@@ -6,22 +6,34 @@ from keras import ops
 
 from skce._engine._backend import Backend
 from skce._engine._keys import sample_keys
+from skce._engine._sparse import SparseRows
 from skce._engine._trainer import Trainer, scale_loss
 
 
 class TorchTrainer(Trainer):
-    """Step through the mini-batches eagerly; data stays on the device."""
+    """Step through the mini-batches eagerly; data stays on the device.
+
+    Keras on PyTorch has no sparse tensors: sparse X stays on the host as CSR
+    and each mini-batch is densified on its own.
+    """
 
     def to_device(self, arrays):
-        return tuple(ops.convert_to_tensor(a) for a in arrays)
+        return tuple(
+            a if isinstance(a, SparseRows) else ops.convert_to_tensor(a) for a in arrays
+        )
 
     def batch_on(self, data, idx):
         x, y, w, k = data
         model = self.model
-        idx = torch.as_tensor(idx, dtype=torch.long, device=x.device)
+        idx = torch.as_tensor(idx, dtype=torch.long, device=y.device)
+        if isinstance(x, SparseRows):
+            rows = x[idx.cpu().numpy()].toarray()
+            xb = ops.convert_to_tensor(rows)
+        else:
+            xb = x[idx]
         variables = model.trainable_variables
         with sample_keys(k[idx]):
-            out = model(x[idx], training=True)
+            out = model(xb, training=True)
         loss, weight_sum, correct = self.loss(
             y[idx], out, w[idx], variables, model.losses
         )
@@ -41,6 +53,9 @@ def accelerator():
     return "gpu" if torch.cuda.is_available() else None
 
 
+#: Keras networks on PyTorch take dense input only.
+
+
 def compile_forward(model, fn):
     def forward(x, *extra):
         with torch.no_grad():
@@ -50,6 +65,8 @@ def compile_forward(model, fn):
 
 
 def call_forward(model, compiled, x, *extra):
+    if isinstance(x, SparseRows):
+        x = x.toarray()
     return np.asarray(ops.convert_to_numpy(compiled(ops.convert_to_tensor(x), *extra)))
 
 

@@ -1,0 +1,274 @@
+"""Sparse TF-IDF text: skce against MLPClassifier, and memory against the dense path.
+
+Speeches of Shakespeare's plays (``../shared/data/shakespeare.txt``), as TF-IDF:
+
+- which play a speech comes from: skce's MLP on the sparse matrix against
+  ``MLPClassifier`` on the same matrix, at equal hidden units, epochs and
+  batch size (fit time, test accuracy), and skce on ``X.toarray()`` for the
+  peak memory of the dense path;
+- who speaks it (the speakers with at least 20 speeches): top-1 and top-5
+  accuracy from ``predict_top_k``, against ``MLPClassifier``;
+- ``HashingVectorizer(n_features=2**20)`` on the same speeches: the growth of
+  peak RSS while skce trains on it (dense, X would take n_samples * 4 MiB).
+  It has 32 hidden units (``HASHING_HIDDEN``): a network on 2**20 inputs is
+  itself 16 MiB per hidden unit with its gradient and Adam moments.
+
+Peak memory is the growth of the process's peak RSS over each step, measured
+in a fresh child process per step. The script skips cleanly (exit 0) when the
+data file is missing. Run ``python benchmarks/bench_sparse.py``.
+"""
+
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import (  # noqa: E402
+    RESULTS,
+    current_backend,
+    load_average,
+    machine_lines,
+    quiet_environment,
+    source_state,
+)
+
+DATA = HERE.parents[1] / "shared" / "data" / "shakespeare.txt"
+HIDDEN, EPOCHS, BATCH = 128, 8, 200
+#: Hidden units of the hashed run: its 2**20-row kernel, gradient and Adam
+#: moments take 16 MiB per unit in float32.
+HASHING_HIDDEN = 32
+HASHING_SAMPLES = 5000
+
+
+def _speeches():
+    spec = importlib.util.spec_from_file_location(
+        "text_shakespeare", HERE.parent / "examples" / "text_shakespeare.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_speeches(DATA)
+
+
+def _split(texts, labels):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(
+        texts, labels, test_size=0.25, random_state=0, stratify=labels
+    )
+
+
+def _peak_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _skce(**params):
+    from skce import SparseCEMLPClassifier
+
+    params = {"hidden_layer_sizes": (HIDDEN,), **params}
+    return SparseCEMLPClassifier(
+        epochs=EPOCHS, batch_size=BATCH, n_iter_no_change=None, random_state=0, **params
+    )
+
+
+def _mlp():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    return MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,),
+        max_iter=EPOCHS,
+        batch_size=BATCH,
+        n_iter_no_change=EPOCHS + 1,
+        random_state=0,
+    )
+
+
+def _tfidf(task):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts, plays, speakers = _speeches()
+    labels = plays
+    if task == "speaker":
+        names, counts = np.unique(speakers, return_counts=True)
+        keep = set(names[counts >= 20])
+        chosen = [i for i, s in enumerate(speakers) if s in keep]
+        texts = [texts[i] for i in chosen]
+        labels = [f"{plays[i]}/{speakers[i]}" for i in chosen]
+    Xtr, Xte, ytr, yte = _split(texts, labels)
+    vec = TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32)
+    return vec.fit_transform(Xtr), vec.transform(Xte), np.array(ytr), np.array(yte)
+
+
+def _top_k(labels, y, k):
+    return float((labels[:, :k] == y[:, None]).any(axis=1).mean())
+
+
+def run_step(step):
+    """One measurement, in this (fresh) process: a dict of results."""
+    quiet_environment()
+    # Import skce (and the backend) first: their code is not the data's memory.
+    import skce  # noqa: F401
+
+    task = "speaker" if step.startswith("speaker") else "play"
+    if step == "hashing":
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        texts, plays, _ = _speeches()
+        # Thousands of speeches, two epochs: every step updates the whole
+        # 2**20-row kernel and its Adam moments, whatever the batch holds.
+        texts, plays = texts[:HASHING_SAMPLES], plays[:HASHING_SAMPLES]
+        X = HashingVectorizer(n_features=2**20, dtype=np.float32).transform(texts)
+        before = _peak_kib()
+        start = time.perf_counter()
+        clf = _skce(hidden_layer_sizes=(HASHING_HIDDEN,), epochs=2).fit(X, plays)
+        seconds = time.perf_counter() - start
+        clf.predict(X)
+        return {
+            "n_samples": X.shape[0],
+            "n_features": X.shape[1],
+            "nnz": int(X.nnz),
+            "dense_gib": X.shape[0] * X.shape[1] * 4 / 2**30,
+            "fit_s": seconds,
+            "peak_rss_growth_mib": (_peak_kib() - before) / 1024,
+        }
+    Xtr, Xte, ytr, yte = _tfidf(task)
+    if step.endswith("dense"):
+        Xtr, Xte = Xtr.toarray(), Xte.toarray()
+    clf = _mlp() if "sklearn" in step else _skce()
+    before = _peak_kib()
+    start = time.perf_counter()
+    clf.fit(Xtr, ytr)
+    seconds = time.perf_counter() - start
+    row = {
+        "n_samples": Xtr.shape[0],
+        "n_features": Xtr.shape[1],
+        "n_classes": len(np.unique(ytr)),
+        "fit_s": seconds,
+        "accuracy": float(clf.score(Xte, yte)),
+        "peak_rss_growth_mib": (_peak_kib() - before) / 1024,
+    }
+    if task == "speaker":
+        if hasattr(clf, "predict_top_k"):
+            labels, _ = clf.predict_top_k(Xte, 5)
+        else:
+            order = np.argsort(-clf.predict_proba(Xte), axis=1)[:, :5]
+            labels = clf.classes_[order]
+        row["top5_accuracy"] = _top_k(labels, yte, 5)
+    return row
+
+
+STEPS = (
+    "hashing",
+    "play_skce",
+    "play_sklearn",
+    "play_skce_dense",
+    "speaker_skce",
+    "speaker_sklearn",
+)
+
+
+def _child(step):
+    out = subprocess.run(
+        [sys.executable, __file__, "--step", step],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _report(rows, env):
+    play, mlp, dense = rows["play_skce"], rows["play_sklearn"], rows["play_skce_dense"]
+    spk, spk_mlp, hashing = (
+        rows["speaker_skce"],
+        rows["speaker_sklearn"],
+        rows["hashing"],
+    )
+    lines = [
+        "# Sparse TF-IDF text: skce against MLPClassifier",
+        "",
+        f"Code: {env['source']}. Machine: {env['machine']}; load average "
+        f"{env['load']} at the end (a shared 2-core CPU, loaded by other work "
+        "while this ran: read the ratios measured side by side, not the seconds).",
+        f"Backend: {env['backend']}. One hidden layer of {HIDDEN} units, "
+        f"{EPOCHS} epochs, batch {BATCH}, TF-IDF (sublinear tf, min_df=2, float32).",
+        "",
+        "## Which play (27 classes)",
+        "",
+        f"{play['n_samples']} training speeches x {play['n_features']} terms.",
+        "",
+        "| | fit (s) | test accuracy | peak RSS growth (MiB) |",
+        "|---|---|---|---|",
+        f"| skce, sparse X | {play['fit_s']:.2f} | {play['accuracy']:.3f} | "
+        f"{play['peak_rss_growth_mib']:.0f} |",
+        f"| MLPClassifier, sparse X | {mlp['fit_s']:.2f} | {mlp['accuracy']:.3f} | "
+        f"{mlp['peak_rss_growth_mib']:.0f} |",
+        f"| skce, X.toarray() | {dense['fit_s']:.2f} | {dense['accuracy']:.3f} | "
+        f"{dense['peak_rss_growth_mib']:.0f} |",
+        "",
+        f"skce / MLPClassifier fit time: **{play['fit_s'] / mlp['fit_s']:.2f}x**; "
+        f"accuracy difference {play['accuracy'] - mlp['accuracy']:+.3f}. "
+        f"Peak memory, sparse / dense path: "
+        f"{play['peak_rss_growth_mib'] / max(dense['peak_rss_growth_mib'], 1):.2f}x.",
+        "",
+        f"## Who speaks it ({spk['n_classes']} speakers with 20+ speeches)",
+        "",
+        "| | fit (s) | top-1 | top-5 |",
+        "|---|---|---|---|",
+        f"| skce (predict_top_k) | {spk['fit_s']:.2f} | {spk['accuracy']:.3f} | "
+        f"{spk['top5_accuracy']:.3f} |",
+        f"| MLPClassifier | {spk_mlp['fit_s']:.2f} | {spk_mlp['accuracy']:.3f} | "
+        f"{spk_mlp['top5_accuracy']:.3f} |",
+        "",
+        f"skce / MLPClassifier fit time: **{spk['fit_s'] / spk_mlp['fit_s']:.2f}x**.",
+        "",
+        "## HashingVectorizer(n_features=2**20)",
+        "",
+        f"{hashing['n_samples']} speeches, {hashing['nnz']} stored values; dense "
+        f"float32 X would take {hashing['dense_gib']:.1f} GiB. skce's fit took "
+        f"{hashing['fit_s']:.1f} s with peak RSS growth "
+        f"**{hashing['peak_rss_growth_mib']:.0f} MiB**, with {HASHING_HIDDEN} "
+        f"hidden units: the 2**20 x {HASHING_HIDDEN} kernel, its gradient and "
+        "its two Adam moments take 512 MiB of it.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if "--step" in sys.argv:
+        print(json.dumps(run_step(sys.argv[sys.argv.index("--step") + 1])))
+        return
+    if not DATA.exists():
+        print(f"skipped: no {DATA}")
+        return
+    quiet_environment()
+    rows = {}
+    for step in STEPS:
+        rows[step] = _child(step)
+        print(step, rows[step], flush=True)
+    env = {
+        "source": source_state(),
+        "machine": "; ".join(machine_lines()),
+        "backend": current_backend(),
+        "load": load_average(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sparse.json").write_text(
+        json.dumps({"environment": env, "rows": rows}, indent=2) + "\n"
+    )
+    (RESULTS / "sparse.md").write_text(_report(rows, env))
+    print(_report(rows, env))
+
+
+if __name__ == "__main__":
+    main()
