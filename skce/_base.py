@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skce import _engine, _targets
+from skce import _engine, _inputs, _targets
 from skce._layers import SampleKeyedDropout
 
 #: Optimizers that can be named by string, by their Keras class names. Like
@@ -148,7 +148,9 @@ class BaseSparseCEClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_X(self, X, reset: bool, y="no_validation"):
         """Validate X (and y, unless told not to) the way the estimator takes them."""
-        return validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
+        kwargs = _inputs.float_validation(X)
+        out = validate_data(self, X, y, reset=reset, **kwargs)
+        return _inputs.check_finite(out, kwargs, self)
 
     def _model_input(self, X: np.ndarray) -> np.ndarray:
         """Arrange validated X the way the Keras model takes it."""

@@ -28,6 +28,7 @@ from skce._engine._stream import (
     data_budget,
     get_data_budget,
     host_rows,
+    is_memory_mapped,
     set_data_budget,
 )
 from skce._engine._trainer import NAMED_OPTIMIZERS
@@ -41,6 +42,7 @@ __all__ = [
     "data_budget",
     "get_data_budget",
     "host_rows",
+    "is_memory_mapped",
     "set_data_budget",
     "accelerator",
     "batch_metrics",
