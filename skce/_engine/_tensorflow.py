@@ -93,8 +93,8 @@ class _Traced:
         self.variables = [v.value for v in _variables(model, optimizer)]
         # Each fit asks for the epoch at explicit specs (any number of rows),
         # so nothing is left for tf.function to generalise.
-        self.epoch = tf.function(self._epoch, autograph=False)
-        self.batch = tf.function(self._batch, autograph=False, reduce_retracing=True)
+        self.epoch = _function(self._epoch, autograph=False)
+        self.batch = _function(self._batch, autograph=False, reduce_retracing=True)
 
     def _copy(self, sources, targets):
         if self.shared:
@@ -141,12 +141,8 @@ class _Replicated:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.strategy = strategy
         self.weight_dtype = weight_dtype
-        self.epoch = _per_model(
-            tf.function(self._epoch, autograph=False, reduce_retracing=True)
-        )
-        self.batch = _per_model(
-            tf.function(self._step, autograph=False, reduce_retracing=True)
-        )
+        self.epoch = _function(self._epoch, autograph=False, reduce_retracing=True)
+        self.batch = _function(self._step, autograph=False, reduce_retracing=True)
 
     def _replica_step(self, data, idx):
         context = tf.distribute.get_replica_context()
@@ -377,11 +373,17 @@ def _summed(gradient):
     return gradient
 
 
-def _per_model(function):
-    # Each fitted model gets its own graph by design (its variables are baked
-    # in), so TensorFlow's "frequent retracing" warning would only be noise.
-    function._omit_frequent_tracing_warning = True
-    return function
+def _function(fn, **kwargs):
+    """``tf.function(fn, **kwargs)``, counted apart from other such functions.
+
+    TensorFlow's "frequent retracing" warning counts traces per Python code
+    object, so the functions skce builds from one method or closure (one per
+    architecture or per fitted model, each traced once by design) would add
+    up to a warning after five architectures. A partial has no code object
+    of its own: TensorFlow then counts each function by itself, and one that
+    does retrace too often still warns.
+    """
+    return tf.function(functools.partial(fn), **kwargs)
 
 
 def check_distribution(distribution) -> None:
@@ -415,17 +417,13 @@ def compile_forward(model, fn):
     if model is None:
         return SharedForward(
             fn,
-            lambda forward: tf.function(
-                forward, autograph=False, reduce_retracing=True
-            ),
+            lambda forward: _function(forward, autograph=False, reduce_retracing=True),
             tf.convert_to_tensor,
         )
-    return _per_model(
-        tf.function(
-            lambda x, *extra: fn(model(x, training=False), *extra),
-            reduce_retracing=True,
-            autograph=False,
-        )
+    return _function(
+        lambda x, *extra: fn(model(x, training=False), *extra),
+        reduce_retracing=True,
+        autograph=False,
     )
 
 
