@@ -29,6 +29,7 @@ from _common import (
     make_parser,
     quiet_environment,
     run,
+    source_state,
     write_report,
 )
 
@@ -169,7 +170,7 @@ def measure(args) -> list:
             "jax, warm cache": lambda: {"SKCE_JAX_CACHE": warm},
         }
     rows = [
-        {"backend": name, **times}
+        {"backend": name, "source": source_state(), **times}
         for name, times in first_fit(args.repeats, variants).items()
     ]
     rows[0].update(search(args.repeats))
