@@ -4,7 +4,6 @@ import math
 from numbers import Integral, Real
 
 import keras
-import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_X_y, validate_data
 
@@ -14,7 +13,7 @@ from skce._docstrings import (
     IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
 )
-from skce._inputs import reject_sparse
+from skce._inputs import check_finite, float_validation, reject_sparse
 from skce._layers import SampleKeyedDropout
 from skce._networks import ACTIVATIONS, dense_stack, logits_layer
 
@@ -169,17 +168,16 @@ class SparseCECNNClassifier(BaseSparseCEClassifier):
     def _validate_X(self, X, reset, y="no_validation"):
         reject_sparse(self, X)
         no_y = isinstance(y, str) and y == "no_validation"
+        validation = float_validation(X)
         if len(getattr(X, "shape", ())) > 2 and not reset:
             # Images: check their shape here (scikit-learn would compare the
             # height with n_features_in_ and name the wrong quantity).
-            kwargs = dict(dtype=(np.float64, np.float32), allow_nd=True)
+            kwargs = dict(allow_nd=True, **validation)
             out = check_array(X, **kwargs) if no_y else check_X_y(X, y, **kwargs)
-            X = out if no_y else out[0]
         else:
-            out = validate_data(
-                self, X, y, dtype=(np.float64, np.float32), reset=reset, allow_nd=True
-            )
-            X = out if no_y else out[0]
+            out = validate_data(self, X, y, reset=reset, allow_nd=True, **validation)
+        out = check_finite(out, validation, self)
+        X = out if no_y else out[0]
         if X.ndim > 4:
             raise ValueError(
                 f"X has {X.ndim} dimensions; SparseCECNNClassifier takes 2-D "

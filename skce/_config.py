@@ -136,7 +136,10 @@ def set_data_budget(n_bytes):
     """Set how many bytes of training data may go to the device at once.
 
     The same as ``set_config(data_budget=n_bytes)``: the setting holds for
-    the rest of the process, in every thread.
+    the rest of the process, in every thread. A memory-mapped X streams
+    whatever the budget; so does an X larger than the budget. Streamed
+    segments hold at most 8 MiB of X (less when the budget is smaller), so
+    streaming never reads X into memory whole.
 
     Parameters
     ----------

@@ -22,11 +22,52 @@ how to fix them, as are ragged lists of sequences.
 import keras
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, check_X_y, validate_data
 
-from skce._engine import active, host_rows
+from skce._engine import active, host_rows, is_memory_mapped
 
 _NO_Y = "no_validation"
+# Rows are checked (finite, integral) in blocks of about this many bytes, so
+# that no check makes a mask the size of X.
+_BLOCK_BYTES = 1 << 22
+
+
+def float_validation(X, dtype=(np.float64, np.float32)) -> dict:
+    """Keyword arguments for scikit-learn's validation of X.
+
+    A NumPy array (a memmap included) of booleans, integers or floats keeps
+    its dtype ("numeric") and skips scikit-learn's finiteness check, which
+    may build a mask the size of X: fit and predict cast it to the
+    network's input type once, as they read it (segment by segment for a
+    memmap, which is never read whole), and ``check_finite`` checks it a
+    block at a time. Any other X is converted to ``dtype`` by scikit-learn.
+    """
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
+        return {"dtype": "numeric", "ensure_all_finite": False}
+    return {"dtype": dtype}
+
+
+def check_finite(out, kwargs: dict, estimator):
+    """Check validated X (``out``, or ``out[0]``) finite unless scikit-learn did."""
+    if kwargs.get("ensure_all_finite", True):
+        return out
+    X = out[0] if isinstance(out, tuple) else out
+    if X.dtype.kind == "f":
+        for block in row_blocks(X):
+            assert_all_finite(
+                block, estimator_name=type(estimator).__name__, input_name="X"
+            )
+    return out
+
+
+def row_blocks(X):
+    """X's rows, a block of about ``_BLOCK_BYTES`` at a time."""
+    row_bytes = max(1, int(np.prod(X.shape[1:], dtype=np.int64)) * X.dtype.itemsize)
+    step = max(1, _BLOCK_BYTES // row_bytes)
+    for start in range(0, X.shape[0], step):
+        yield np.asarray(X[start : start + step])
+
 
 #: The float types rows of features are computed on.
 FLOATS = (np.float64, np.float32)
@@ -63,9 +104,13 @@ def validate_rows(estimator, X, y=_NO_Y, *, reset: bool):
     """``validate_data`` for rows of features, dense or sparse (as CSR)."""
     if not (isinstance(y, str) and y == _NO_Y):
         check_dense_y(y)
-    return validate_data(
-        estimator, X, y, dtype=FLOATS, accept_sparse="csr", reset=reset
-    )
+    if sp.issparse(X):
+        return validate_data(
+            estimator, X, y, dtype=FLOATS, accept_sparse="csr", reset=reset
+        )
+    kwargs = float_validation(X)
+    out = validate_data(estimator, X, y, reset=reset, **kwargs)
+    return check_finite(out, kwargs, estimator)
 
 
 def validate_sequences(
@@ -89,7 +134,8 @@ def validate_sequences(
             estimator._sample_shape = (X.shape[1],)
         return out
     _check_ragged(X)
-    kwargs = dict(dtype="numeric", allow_nd=True)
+    validation = float_validation(X, dtype="numeric")
+    kwargs = dict(allow_nd=True, **validation)
     name = type(estimator).__name__
     if len(getattr(X, "shape", ())) > 2 and not reset:
         if no_y:
@@ -115,11 +161,12 @@ def validate_sequences(
         )
     if reset:
         estimator._sample_shape = X.shape[1:]
-    if X.dtype.kind not in "iuf":
-        # Booleans are features, not ids: computed on in float64.
+    if X.dtype.kind not in "iuf" and not is_memory_mapped(X):
+        # Booleans are features, not ids: computed on in float64 (a memmap
+        # is cast as it is read).
         X = X.astype(np.float64)
         out = X if no_y else (X, out[1])
-    return out
+    return check_finite(out, validation, estimator)
 
 
 def _check_ragged(X) -> None:
@@ -146,14 +193,17 @@ def is_integer(X) -> bool:
     return X.dtype.kind in "iu"
 
 
-def check_token_ids(X, vocabulary_size=None) -> np.ndarray:
+def check_token_ids(X, vocabulary_size=None):
     """Return X as int32 token ids, or raise naming what is wrong and the fix.
 
     Ids must be integral, non-negative and, when ``vocabulary_size`` is
-    given, below it.
+    given, below it. A memory-mapped X comes back as rows still on disk
+    (``_engine.HostRows``), cast to int32 as they are read.
     """
     if not is_integer(X):
-        fractional = X[X != np.floor(X)]
+        fractional = np.concatenate(
+            [b[b != np.floor(b)] for b in row_blocks(X)] or [np.zeros(0)]
+        )
         if fractional.size:
             raise ValueError(
                 "X holds non-integral values (for example "
@@ -185,7 +235,7 @@ def check_token_ids(X, vocabulary_size=None) -> np.ndarray:
             f"X holds token id {high}, beyond the int32 range; renumber the "
             "tokens from 0."
         )
-    return X.astype(np.int32, copy=False)
+    return host_rows(X, np.int32)
 
 
 def takes_token_ids(model) -> bool:
@@ -227,10 +277,10 @@ def network_input(estimator, model, X, dtype: str, fitting: bool) -> np.ndarray:
         return host_rows(x, dtype)
     if fitting:
         if takes_token_ids(model):
-            ids = check_token_ids(x)
+            check_token_ids(x)
             vocabulary = embedding_vocabulary(model)
             if vocabulary is None:
-                vocabulary = int(ids.max()) + 1 if ids.size else 1
+                vocabulary = int(x.max()) + 1 if x.size else 1
             estimator.vocabulary_size_ = vocabulary
         else:
             estimator.vocabulary_size_ = None

@@ -199,8 +199,8 @@ class SparseCERNNClassifier(BaseSparseCEClassifier):
             X = out[0] if isinstance(out, tuple) else out
             self.vocabulary_size_ = None
             if is_integer(X) and X.ndim == 2:
-                ids = check_token_ids(X, self.vocabulary_size)
-                self.vocabulary_size_ = self.vocabulary_size or int(ids.max()) + 1
+                check_token_ids(X, self.vocabulary_size)
+                self.vocabulary_size_ = self.vocabulary_size or int(X.max()) + 1
         return out
 
     def _compute_dtype(self, X):

@@ -1,5 +1,12 @@
 """Shared fixtures: small, seeded data sets."""
 
+import os
+import tempfile
+
+# JAX's compilation cache goes to a folder of the test run's own, not the
+# user's cache folder (set before skce is imported; subprocesses inherit it).
+os.environ.setdefault("SKCE_JAX_CACHE", tempfile.mkdtemp(prefix="skce-jax-cache-"))
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs

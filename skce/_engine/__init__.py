@@ -22,7 +22,7 @@ from skce._engine._loop import (
 )
 from skce._engine._loss import SparseCELoss, batch_metrics, widen
 from skce._engine._sparse import SparseRows
-from skce._engine._stream import HostRows, host_rows
+from skce._engine._stream import HostRows, host_rows, is_memory_mapped
 from skce._engine._trainer import NAMED_OPTIMIZERS
 
 __all__ = [
@@ -35,6 +35,8 @@ __all__ = [
     "HostRows",
     "SparseCELoss",
     "SparseRows",
+    "host_rows",
+    "is_memory_mapped",
     "accelerator",
     "active",
     "batch_metrics",

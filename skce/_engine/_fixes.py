@@ -75,15 +75,3 @@ def update_without_merge_call(optimizer):
 def update_owner(cls):
     """The class whose ``_backend_update_step`` an optimizer class runs."""
     return next((k for k in cls.__mro__ if "_backend_update_step" in vars(k)), None)
-
-
-def omit_frequent_tracing_warning(function):
-    """Keep TensorFlow from warning that ``function`` retraces often.
-
-    Each fitted model gets its own inference graph by design (its variables
-    are baked in), so TensorFlow's "frequent retracing" warning would only be
-    noise. The switch is the private attribute
-    ``Function._omit_frequent_tracing_warning`` (TensorFlow 2.16 to 2.20).
-    """
-    function._omit_frequent_tracing_warning = True
-    return function

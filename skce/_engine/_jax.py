@@ -1,6 +1,8 @@
 """JAX trainer: an epoch is one jitted ``lax.scan`` (or jitted steps, see below)."""
 
 import contextlib
+import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +21,42 @@ from skce._engine._trainer import (
     training_kwargs,
 )
 from skce._engine._trainer import check_distribution as _check
+
+
+def compilation_cache_dir(environ=os.environ):
+    """Where skce keeps JAX's persistent compilation cache, or None for off.
+
+    ``SKCE_JAX_CACHE=0`` turns it off and ``SKCE_JAX_CACHE=<folder>`` moves
+    it; by default it is ``skce/jax`` in the user's cache folder
+    (``$XDG_CACHE_HOME``, else ``~/.cache``).
+    """
+    setting = environ.get("SKCE_JAX_CACHE", "")
+    if setting.lower() in ("0", "false", "off", "no"):
+        return None
+    if setting and setting != "1":
+        return str(Path(setting).expanduser())
+    base = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return str(Path(base) / "skce" / "jax")
+
+
+def _use_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache, unless the user set one.
+
+    XLA compiles each network's epoch anew in every process (every script,
+    loky or dask worker): most of a first fit on a CPU. With the cache a
+    later process loads the compiled code instead. skce's compilations take
+    well under JAX's 1 s threshold for caching, so the threshold goes to 0;
+    a cache the user configured (``JAX_COMPILATION_CACHE_DIR`` or
+    ``jax.config``) is left as it is, threshold included.
+    """
+    folder = compilation_cache_dir()
+    if folder is None or jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+_use_compilation_cache()
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
 # architecture, optimizer and shapes (a GridSearchCV refit) reuses them.

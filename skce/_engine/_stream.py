@@ -1,11 +1,15 @@
 """Training data that stays on the host and reaches the device in segments.
 
-A fit whose X is a ``numpy.memmap``, or larger than the data budget, is never
-copied to the device (or into RAM) whole: each epoch visits its permutation in
-segments of whole mini-batches, gathers a segment's rows from the host array,
+A fit whose X is a ``numpy.memmap`` (of any dtype), or larger than the data
+budget, is never copied to the device (or into RAM) whole: each epoch visits
+its permutation in segments of whole mini-batches, gathers a segment's rows
+from the host array (cast to the network's input type as they are read),
 moves them to the device and trains on them, while a background thread
-gathers the next segment. The batches, their order and their sample keys are
-those of the in-memory path, so the result is the same up to float rounding.
+gathers the next segment. A segment holds at most ``SEGMENT_BYTES`` whatever
+the budget, so streaming holds about three segments (the one training, its
+device copy, the next one) however large X is. The batches, their order and
+their sample keys are those of the in-memory path, so the result is the same
+up to float rounding.
 Sparse X counts by the bytes of its stored values, indices and row pointers.
 """
 
@@ -21,6 +25,13 @@ from skce._engine._sparse import SparseRows, sparse_rows
 # The default data budget: the share of the machine's memory (or of the
 # accelerator's, where there is one) that training data may take on the device.
 _BUDGET_SHARE = 0.25
+#: The most bytes of X a streamed segment holds: large enough that a segment's
+#: transfer and compiled call cost little next to its training, small enough
+#: that the segments in flight stay a small share of memory.
+SEGMENT_BYTES = 8 << 20
+# Rows are read from the host array in blocks of about this many bytes, cast
+# into the segment as they come.
+_READ_BYTES = 1 << 20
 
 
 def host_budget() -> int:
@@ -50,7 +61,7 @@ class HostRows:
         return HostRows(self.base, self.index[index], self.dtype)
 
     def __getitem__(self, item):
-        return gather(self.base, self.index[item]).astype(self.dtype, copy=False)
+        return gather(self.base, self.index[item], self.dtype)
 
 
 def is_memory_mapped(array) -> bool:
@@ -72,18 +83,26 @@ def host_rows(x, dtype):
     return x.astype(dtype, copy=False)
 
 
-def gather(x, index) -> np.ndarray:
-    """``x[index]`` as an in-memory array, read in increasing row order."""
+def gather(x, index, dtype=None) -> np.ndarray:
+    """``x[index]`` as an in-memory array of ``dtype`` (default: x's).
+
+    Rows are read in increasing order (file order, for a memmap), a block at
+    a time, straight into the result: one copy, cast as it is made.
+    """
     if isinstance(x, (HostRows, SparseRows)):
         return x[index]
     index = np.asarray(index)
-    if isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu":
-        order = np.argsort(index, kind="stable")
-        rows = np.asarray(x[index[order]])
-        out = np.empty_like(rows)
-        out[order] = rows
-        return out
-    return np.asarray(x[index])
+    dtype = np.dtype(x.dtype if dtype is None else dtype)
+    if index.ndim != 1 or index.dtype.kind not in "iu":
+        return np.asarray(x[index]).astype(dtype, copy=False)
+    order = np.argsort(index, kind="stable")
+    ordered = index[order]
+    out = np.empty((len(index), *x.shape[1:]), dtype)
+    row_bytes = max(1, int(np.prod(x.shape[1:], dtype=np.int64)) * x.dtype.itemsize)
+    step = max(1, _READ_BYTES // row_bytes)
+    for start in range(0, len(index), step):
+        out[order[start : start + step]] = x[ordered[start : start + step]]
+    return out
 
 
 def streams(x, budget) -> bool:
@@ -92,7 +111,12 @@ def streams(x, budget) -> bool:
 
 
 def segment_rows(data, batch_size, budget) -> int:
-    """Rows per segment: whole mini-batches whose data fits in the budget."""
+    """Rows per segment: whole mini-batches whose data fits in the budget.
+
+    The budget is capped at ``SEGMENT_BYTES``: however much the device may
+    hold, a segment is gathered on the host (twice, with the prefetch).
+    """
+    budget = min(budget, SEGMENT_BYTES)
     per_row = sum(_row_bytes(a) for a in data)
     batches = max(1, budget // max(1, per_row * batch_size))
     return int(batches * batch_size)

@@ -10,10 +10,7 @@ import tensorflow as tf
 
 from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
-from skce._engine._fixes import (
-    omit_frequent_tracing_warning,
-    update_without_merge_call,
-)
+from skce._engine._fixes import update_without_merge_call
 from skce._engine._keys import sample_keys
 from skce._engine._sparse import SparseRows
 from skce._engine._trainer import (
@@ -93,8 +90,8 @@ class _Traced:
         self.variables = [v.value for v in _variables(model, optimizer)]
         # Each fit asks for the epoch at explicit specs (any number of rows),
         # so nothing is left for tf.function to generalise.
-        self.epoch = tf.function(self._epoch, autograph=False)
-        self.batch = tf.function(self._batch, autograph=False, reduce_retracing=True)
+        self.epoch = _function(self._epoch, autograph=False)
+        self.batch = _function(self._batch, autograph=False, reduce_retracing=True)
 
     def _copy(self, sources, targets):
         if self.shared:
@@ -141,12 +138,8 @@ class _Replicated:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.strategy = strategy
         self.weight_dtype = weight_dtype
-        self.epoch = omit_frequent_tracing_warning(
-            tf.function(self._epoch, autograph=False, reduce_retracing=True)
-        )
-        self.batch = omit_frequent_tracing_warning(
-            tf.function(self._step, autograph=False, reduce_retracing=True)
-        )
+        self.epoch = _function(self._epoch, autograph=False, reduce_retracing=True)
+        self.batch = _function(self._step, autograph=False, reduce_retracing=True)
 
     def _replica_step(self, data, idx):
         context = tf.distribute.get_replica_context()
@@ -399,6 +392,19 @@ def _summed(gradient):
     return gradient
 
 
+def _function(fn, **kwargs):
+    """``tf.function(fn, **kwargs)``, counted apart from other such functions.
+
+    TensorFlow's "frequent retracing" warning counts traces per Python code
+    object, so the functions skce builds from one method or closure (one per
+    architecture or per fitted model, each traced once by design) would add
+    up to a warning after five architectures. A partial has no code object
+    of its own: TensorFlow then counts each function by itself, and one that
+    does retrace too often still warns.
+    """
+    return tf.function(functools.partial(fn), **kwargs)
+
+
 def check_distribution(distribution) -> None:
     """Raise unless skce can train under ``distribution``."""
     _check(distribution, tf.distribute.Strategy, "tf.distribute.Strategy")
@@ -426,17 +432,13 @@ def compile_forward(model, fn):
     if model is None:
         return SharedForward(
             fn,
-            lambda forward: tf.function(
-                forward, autograph=False, reduce_retracing=True
-            ),
+            lambda forward: _function(forward, autograph=False, reduce_retracing=True),
             _sparse_tensor,
         )
-    return omit_frequent_tracing_warning(
-        tf.function(
-            lambda x, *extra: fn(model(x, training=False), *extra),
-            reduce_retracing=True,
-            autograph=False,
-        )
+    return _function(
+        lambda x, *extra: fn(model(x, training=False), *extra),
+        reduce_retracing=True,
+        autograph=False,
     )
 
 

@@ -1,0 +1,73 @@
+"""JAX's persistent compilation cache: on by default, where, and how to turn off."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_CONFIG = """
+import sys
+sys.path.insert(0, {root!r})
+import jax
+import skce._engine._jax
+print("CONFIG", jax.config.jax_compilation_cache_dir,
+      float(jax.config.jax_persistent_cache_min_compile_time_secs))
+"""
+
+_FIT = """
+import sys
+sys.path.insert(0, {root!r})
+from sklearn.datasets import make_blobs
+from skce import SparseCEMLPClassifier
+X, y = make_blobs(60, centers=3, n_features=2, random_state=0)
+SparseCEMLPClassifier((4,), epochs=2, n_iter_no_change=None).fit(X, y)
+"""
+
+
+def _run(script, **env):
+    environ = {k: v for k, v in os.environ.items() if "CACHE" not in k}
+    environ.update(KERAS_BACKEND="jax", **env)
+    return subprocess.run(
+        [sys.executable, "-c", script.format(root=ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environ,
+    ).stdout
+
+
+def _config(**env):
+    out = _run(_CONFIG, **env)
+    return next(line for line in out.splitlines() if line.startswith("CONFIG")).split()
+
+
+def test_cache_folder_follows_the_environment():
+    """Default under XDG_CACHE_HOME or ~/.cache, a folder given, or off."""
+    pytest.importorskip("jax")
+    from skce._engine._jax import compilation_cache_dir
+
+    home = str(Path.home() / ".cache" / "skce" / "jax")
+    assert compilation_cache_dir({}) == home
+    assert compilation_cache_dir({"SKCE_JAX_CACHE": "1"}) == home
+    assert compilation_cache_dir({"XDG_CACHE_HOME": "/c"}) == "/c/skce/jax"
+    assert compilation_cache_dir({"SKCE_JAX_CACHE": "/d/jax"}) == "/d/jax"
+    for off in ("0", "off", "False"):
+        assert compilation_cache_dir({"SKCE_JAX_CACHE": off}) is None
+
+
+def test_cache_is_on_off_and_never_overrides_the_users(tmp_path):
+    """A fit fills skce's cache; SKCE_JAX_CACHE=0 or the user's own cache wins."""
+    pytest.importorskip("jax")
+    _run(_FIT, SKCE_JAX_CACHE=str(tmp_path / "skce"))
+    assert any(p.name.startswith("jit_epoch") for p in (tmp_path / "skce").iterdir())
+    assert _config(SKCE_JAX_CACHE="0")[1:] == ["None", "1.0"]
+    users = str(tmp_path / "users")
+    assert _config(JAX_COMPILATION_CACHE_DIR=users)[1:] == [users, "1.0"]
+    assert _config(XDG_CACHE_HOME=str(tmp_path))[1:] == [
+        str(tmp_path / "skce" / "jax"),
+        "0.0",
+    ]

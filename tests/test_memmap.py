@@ -1,0 +1,117 @@
+"""A memory-mapped X of any dtype streams at the default data budget."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+
+from skce import SparseCEMLPClassifier, SparseCERNNClassifier
+from skce._engine import HostRows, is_memory_mapped
+from skce._inputs import check_token_ids
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_SCRIPT = """
+import sys, threading, time
+import numpy as np
+sys.path.insert(0, {root!r})
+from skce import SparseCEMLPClassifier
+
+def anon_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon"):
+            return int(line.split()[1]) / 1024
+
+def peak_growth(fn):
+    peak, base, done = [0.0], anon_mb(), threading.Event()
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], anon_mb())
+            time.sleep(0.005)
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return max(peak[0], anon_mb()) - base
+
+d = 1000
+for dtype in ("float32", "uint8", "int16", "float16"):
+    dtype = np.dtype(dtype)
+    n = 400 * 2**20 // (d * dtype.itemsize)
+    X = np.memmap({path!r}, dtype, "w+", shape=(n, d))
+    for start in range(0, n, 5000):
+        rows = np.random.RandomState(start).rand(min(5000, n - start), d)
+        X[start:start + 5000] = (rows * 100).astype(dtype)
+    X.flush()
+    del X
+    X = np.memmap({path!r}, dtype, "r", shape=(n, d))
+    y = np.arange(n) % 3
+    clf = SparseCEMLPClassifier(
+        (16,), epochs=1, batch_size=512, n_iter_no_change=None, random_state=0
+    )
+    clf.fit(X, y)  # compiles the training and inference code once
+    grown = peak_growth(lambda: (clf.fit(X, y), clf.predict(X)))
+    print("RESULT", dtype, grown, X.nbytes / 2**20, flush=True)
+    del X
+"""
+
+
+def test_memmap_of_any_dtype_streams_at_the_default_budget(tmp_path):
+    """Fit and predict on a 400 MB memmap grow anonymous memory < 10 %.
+
+    At the default data budget (a quarter of RAM, larger than X), for
+    float32, uint8, int16 and float16 files (the last three trained in
+    float64): none is read, cast or gathered whole.
+    """
+    script = _SCRIPT.format(root=ROOT, path=str(tmp_path / "X.dat"))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    results = [line.split()[1:] for line in out.splitlines() if "RESULT" in line]
+    assert len(results) == 4, out
+    for dtype, grown, size in results:
+        assert float(grown) < float(size) / 10, (dtype, grown, size, results)
+
+
+def _memmap(path, array):
+    out = np.memmap(path, array.dtype, "w+", shape=array.shape)
+    out[:] = array
+    out.flush()
+    return np.memmap(path, array.dtype, "r", shape=array.shape)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float16"])
+def test_memmap_of_other_dtypes_trains_as_the_array(tmp_path, dtype):
+    """A uint8, int16 or float16 memmap is kept unread and trains as in RAM."""
+    X, y = make_classification(300, 12, n_classes=3, n_informative=6, random_state=0)
+    X = (np.abs(X) * 20).astype(dtype)
+    mapped = _memmap(tmp_path / "X.dat", X)
+    clf = SparseCEMLPClassifier(
+        (8,), epochs=2, batch_size=32, n_iter_no_change=None, random_state=0
+    )
+    assert is_memory_mapped(clf._validate_X(mapped, reset=True))
+    expected = clone(clf).fit(X, y).predict_proba(X)
+    assert_array_equal(clf.fit(mapped, y).predict_proba(mapped), expected)
+
+
+def test_int64_token_memmap_is_cast_as_read(tmp_path):
+    """int64 token ids on disk come back unread and train as in RAM."""
+    rng = np.random.RandomState(0)
+    X = rng.randint(1, 30, size=(120, 6)).astype(np.int64)
+    y = rng.randint(0, 2, size=120)
+    mapped = _memmap(tmp_path / "X.dat", X)
+    ids = check_token_ids(mapped, 30)
+    assert isinstance(ids, HostRows) and ids.dtype == np.int32
+    clf = SparseCERNNClassifier(
+        embedding_dim=4, units=(4,), epochs=2, batch_size=16, random_state=0
+    )
+    expected = clone(clf).fit(X, y).predict_proba(X)
+    assert_array_equal(clf.fit(mapped, y).predict_proba(mapped), expected)
