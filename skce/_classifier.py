@@ -40,6 +40,24 @@ def call_builder(build, meta: dict, seed: int):
     return build(**kwargs)
 
 
+def declares_per_position(model) -> bool:
+    """Whether ``model`` says it outputs one prediction per label position.
+
+    The ``multi_output`` tag promises scikit-learn that any 2-D ``y`` trains,
+    so it is set only where the model says so: skce's default model, a model
+    instance whose output is ``(batch, T, n_classes)``, or a builder that names
+    ``n_outputs_`` in its signature (and so can shape its output by it). Other
+    builders and subclassed models may still take per-position labels; fit
+    checks the output they build.
+    """
+    if model is None:
+        return True
+    if isinstance(model, keras.Model):
+        outputs = getattr(model, "outputs", None) or []
+        return len(outputs) == 1 and len(outputs[0].shape) == 3
+    return "n_outputs_" in inspect.signature(model).parameters
+
+
 def _build_on(model, input_shape) -> None:
     """Create an unbuilt model's weights for inputs of ``input_shape``."""
     if model.built:
@@ -114,7 +132,10 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         (no activation, preferred for numerical stability) or a softmax.
         For per-position labels ``y`` of shape ``(n_samples, T)``, the output
         is ``(batch, T, n_classes)`` (e.g. a ``Dense(n_classes)`` on an
-        ``LSTM(..., return_sequences=True)``).
+        ``LSTM(..., return_sequences=True)``). The estimator's
+        ``multi_output`` tag is set where the model declares per-position
+        output: None, an instance with a ``(batch, T, n_classes)`` output, or
+        a builder that names ``n_outputs_`` in its signature.
         Either a ``keras.Model`` instance (functional, Sequential or
         subclassed), which each fresh fit copies and trains from the
         instance's current weights (so a pretrained model is fine-tuned and
@@ -261,6 +282,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.target_tags.multi_output = declares_per_position(self.model)
         return tags
 
     def _weights_drawn_at_build(self):
