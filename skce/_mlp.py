@@ -120,7 +120,14 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
 
     def _build_model(self, meta, seed):
         inputs = keras.Input(shape=meta["input_shape"])
+        # Initialised as MLPClassifier is, biases included.
         x = dense_stack(
-            inputs, self.hidden_layer_sizes, self.activation, self.dropout, seed
+            inputs,
+            self.hidden_layer_sizes,
+            self.activation,
+            self.dropout,
+            seed,
+            mlp_biases=True,
         )
-        return keras.Model(inputs, logits_layer(x, meta["n_classes_"], seed))
+        logits = logits_layer(x, meta["n_classes_"], seed, self.activation)
+        return keras.Model(inputs, logits)
