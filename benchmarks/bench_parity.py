@@ -13,6 +13,7 @@ over ``--seeds`` values of ``random_state``.
         --results /tmp/parity-trial                   # a quick trial run
 """
 
+import math
 import statistics
 import warnings
 
@@ -74,8 +75,6 @@ def measure(args) -> list:
                 lambda s: SparseCEMLPClassifier(HIDDEN, epochs=EPOCHS, random_state=s),
             ),
         ):
-            if name.startswith("sklearn") and backend != args.first_backend:
-                continue  # the same numbers on every backend: measured once
             got = scores(make, X, y, seeds)
             rows.append(
                 {
@@ -94,12 +93,19 @@ def measure(args) -> list:
 
 
 def report(rows) -> None:
-    reference = {
-        r["dataset"]: r["mean"] for r in rows if r["estimator"].startswith("sklearn")
-    }
+    # MLPClassifier gives the same numbers in every backend's process: keep one.
+    reference = {}
+    for r in rows:
+        if r["estimator"].startswith("sklearn"):
+            reference.setdefault(r["dataset"], r)
+    rows = [r for r in rows if r["estimator"].startswith("skce")]
+    rows = [*reference.values(), *rows]
     table = []
     for r in rows:
-        gap = r["mean"] - reference[r["dataset"]]
+        ref = reference[r["dataset"]]
+        gap = r["mean"] - ref["mean"]
+        # Standard error of the difference of two means over independent seeds.
+        se = math.sqrt((r["sd"] ** 2 + ref["sd"] ** 2) / r["seeds"])
         skce = r["estimator"].startswith("skce")
         table.append(
             [
@@ -108,7 +114,7 @@ def report(rows) -> None:
                 r["backend"],
                 str(r["seeds"]),
                 f"{r['mean']:.4f} ± {r['sd']:.4f}",
-                f"{gap:+.4f}" if skce else "—",
+                f"{gap:+.4f} ± {se:.4f}" if skce else "—",
                 ("**yes**" if abs(gap) <= TOLERANCE else "no") if skce else "—",
             ]
         )
@@ -124,7 +130,7 @@ def report(rows) -> None:
                     "backend",
                     "seeds",
                     "accuracy",
-                    "skce − MLPClassifier",
+                    "skce − MLPClassifier (± standard error)",
                     f"within {TOLERANCE}",
                 ],
                 table,
@@ -140,8 +146,15 @@ def report(rows) -> None:
             "fan_out)) (factor 2 for a logistic activation). Keras starts "
             "biases at zero, which left skce 0.01 to 0.03 below "
             "MLPClassifier on wine.",
-            "MLPClassifier does not depend on the Keras backend: it is run "
-            "once, in the first backend's process.",
+            "With the same initial weights (MLPClassifier's draw for one "
+            "split of wine copied into skce), the two train alike: the "
+            "training loss agrees to 1e-5 over 60 epochs and so does the "
+            "test accuracy. What differs between them is which initial "
+            "weights a seed draws, from the same distribution.",
+            "Wine's accuracy varies by about 0.05 from seed to seed, so the "
+            "difference of two 24-seed means has a standard error near 0.014: "
+            "a gap within 0.01 cannot be told apart from one of 0.03 at this "
+            "number of seeds.",
         ],
         rows,
     )
@@ -153,7 +166,6 @@ def main() -> None:
         "--seeds", type=int, default=24, help="random_state values (default 24)."
     )
     args = parser.parse_args()
-    args.first_backend = (args.backend or (current_backend(),))[0]
     quiet_environment()
     run(args, "parity", measure, report)
 
