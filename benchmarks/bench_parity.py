@@ -151,6 +151,8 @@ def report(rows) -> None:
             "training loss agrees to 1e-5 over 60 epochs and so does the "
             "test accuracy. What differs between them is which initial "
             "weights a seed draws, from the same distribution.",
+            "Accuracy does not depend on load; the 2-core CPU was shared "
+            "with other work while this ran.",
             "Wine's accuracy varies by about 0.05 from seed to seed, so the "
             "difference of two 24-seed means has a standard error near 0.014: "
             "a gap within 0.01 cannot be told apart from one of 0.03 at this "
