@@ -10,7 +10,12 @@ from skce._docstrings import (
     TRAINING_PARAMETERS_DOC,
 )
 from skce._inputs import is_integer, network_input, validate_sequences
-from skce._keras_model import build_on, call_builder, copy_model
+from skce._keras_model import (
+    build_on,
+    call_builder,
+    copy_model,
+    declares_per_position,
+)
 from skce._networks import logits_layer
 
 
@@ -43,7 +48,10 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         (no activation, preferred for numerical stability) or a softmax.
         For per-position labels ``y`` of shape ``(n_samples, T)``, the output
         is ``(batch, T, n_classes)`` (e.g. a ``Dense(n_classes)`` on an
-        ``LSTM(..., return_sequences=True)``).
+        ``LSTM(..., return_sequences=True)``). The estimator's
+        ``multi_output`` tag is set where the model declares per-position
+        output: None, an instance with a ``(batch, T, n_classes)`` output, or
+        a builder that names ``n_outputs_`` in its signature.
         Either a ``keras.Model`` instance (functional, Sequential or
         subclassed), which each fresh fit copies and trains from the
         instance's current weights (so a pretrained model is fine-tuned and
@@ -193,6 +201,7 @@ class SparseCEClassifier(BaseSparseCEClassifier):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.three_d_array = True
+        tags.target_tags.multi_output = declares_per_position(self.model)
         return tags
 
     def _weights_drawn_at_build(self):

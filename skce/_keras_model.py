@@ -41,6 +41,24 @@ def call_builder(build, meta: dict, seed: int):
     return build(**kwargs)
 
 
+def declares_per_position(model) -> bool:
+    """Whether ``model`` says it outputs one prediction per label position.
+
+    The ``multi_output`` tag promises scikit-learn that any 2-D ``y`` trains,
+    so it is set only where the model says so: skce's default model, a model
+    instance whose output is ``(batch, T, n_classes)``, or a builder that names
+    ``n_outputs_`` in its signature (and so can shape its output by it). Other
+    builders and subclassed models may still take per-position labels; fit
+    checks the output they build.
+    """
+    if model is None:
+        return True
+    if isinstance(model, keras.Model):
+        outputs = getattr(model, "outputs", None) or []
+        return len(outputs) == 1 and len(outputs[0].shape) == 3
+    return "n_outputs_" in inspect.signature(model).parameters
+
+
 def build_on(model, input_shape) -> None:
     """Create an unbuilt model's weights for inputs of ``input_shape``."""
     if model.built:

@@ -133,7 +133,14 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         inputs = keras.Input(
             shape=meta["input_shape"], sparse=meta.get("X_sparse_", False)
         )
+        # Initialised as MLPClassifier is, biases included.
         x = dense_stack(
-            inputs, self.hidden_layer_sizes, self.activation, self.dropout, seed
+            inputs,
+            self.hidden_layer_sizes,
+            self.activation,
+            self.dropout,
+            seed,
+            mlp_biases=True,
         )
-        return keras.Model(inputs, logits_layer(x, meta["n_classes_"], seed))
+        logits = logits_layer(x, meta["n_classes_"], seed, self.activation)
+        return keras.Model(inputs, logits)

@@ -10,25 +10,56 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
-def dense_stack(x, units, activation, dropout, seed):
-    """Apply Dense layers of ``units`` (with dropout after each) to ``x``."""
+def mlp_initializers(activation: str, fan_in: int, fan_out: int, seed: int):
+    """Kernel and bias initializers of a Dense layer as ``MLPClassifier`` draws them.
+
+    scikit-learn draws a layer's weights *and* biases from one uniform
+    ``±sqrt(factor / (fan_in + fan_out))``, factor 6 (Glorot's), or 2 when the
+    hidden activation is the logistic sigmoid. Keras would start the biases
+    at zero, which trains measurably worse on small data sets in few epochs
+    (see benchmarks/bench_parity.py).
+    """
+    factor = 2.0 if activation == "sigmoid" else 6.0
+    bound = (factor / (fan_in + fan_out)) ** 0.5
+    kernel = keras.initializers.VarianceScaling(
+        scale=factor / 6.0, mode="fan_avg", distribution="uniform", seed=seed
+    )
+    bias = keras.initializers.RandomUniform(-bound, bound, seed=seed + 5000)
+    return kernel, bias
+
+
+def dense_stack(x, units, activation, dropout, seed, mlp_biases=False):
+    """Apply Dense layers of ``units`` (with dropout after each) to ``x``.
+
+    ``mlp_biases``: initialise as ``MLPClassifier`` does (``mlp_initializers``)
+    instead of Glorot kernels and zero biases.
+    """
     for i, n in enumerate(units):
+        kernel, bias = keras.initializers.GlorotUniform(seed=seed + i), "zeros"
+        if mlp_biases:
+            kernel, bias = mlp_initializers(activation, x.shape[-1], n, seed + i)
         x = keras.layers.Dense(
-            n,
-            activation=activation,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+            n, activation=activation, kernel_initializer=kernel, bias_initializer=bias
         )(x)
         if dropout:
             x = SampleKeyedDropout(dropout, seed=seed + 1000 + i)(x)
     return x
 
 
-def logits_layer(x, n_classes, seed):
-    """The output layer: one logit per class."""
+def logits_layer(x, n_classes, seed, mlp_activation=None):
+    """The output layer: one logit per class.
+
+    ``mlp_activation``: the hidden activation of an MLP initialised as
+    ``MLPClassifier`` does (``mlp_initializers``); None for Glorot kernels
+    and zero biases.
+    """
+    kernel, bias = keras.initializers.GlorotUniform(seed=seed + 2000), "zeros"
+    if mlp_activation is not None:
+        kernel, bias = mlp_initializers(
+            mlp_activation, x.shape[-1], n_classes, seed + 2000
+        )
     return keras.layers.Dense(
-        n_classes,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2000),
-        name="logits",
+        n_classes, kernel_initializer=kernel, bias_initializer=bias, name="logits"
     )(x)
 
 

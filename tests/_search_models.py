@@ -89,7 +89,11 @@ def _mlp():
 
 
 def _cnn():
-    step = SparseCECNNClassifier((8, 8, 1), filters=(4,), dense_units=(8,), **FIT)
+    # Batches of 32: several steps per epoch, so that the optimizer's state
+    # carried from step to step is part of what is compared.
+    step = SparseCECNNClassifier(
+        (8, 8, 1), filters=(4,), dense_units=(8,), batch_size=32, **FIT
+    )
     grid = {"filters": [(4,), (8,)]}
     return FunctionTransformer(pixels_to_unit), step, grid, _digits()
 

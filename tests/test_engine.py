@@ -173,6 +173,29 @@ def test_tensorflow_optimizer_bypass_is_contained(blobs):
     clf.set_params(warm_start=True).fit(X, y)
     assert "_backend_update_step" not in vars(clf.model_.optimizer)
 
+    # skce's own networks train a private copy; a model that cannot be keyed
+    # or copied trains itself, so its own optimizer is patched for the fit.
+    class Unkeyed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def get_config(self):
+            raise NotImplementedError("no config")
+
+    class Patched(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append("_backend_update_step" in vars(self.model.optimizer))
+
+    clf = SparseCEClassifier(Unkeyed, epochs=2, callbacks=[Patched()]).fit(X, y)
+    assert Patched.seen == [True, True]
+    assert "_backend_update_step" not in vars(clf.model_.optimizer)
+
 
 def test_keras_seed_draws_are_redirected_for_a_build():
     """Keras's default seeds come from the stream skce swaps in for a build."""
@@ -266,6 +289,16 @@ def test_hits_take_the_first_largest_output_as_argmax_does():
         assert_array_equal(keras.ops.convert_to_numpy(got), values.argmax(-1))
 
 
+def _tracing_count(compiled) -> int:
+    """How often a cached TensorFlow epoch and step were traced (0 elsewhere)."""
+    functions = (getattr(compiled, "epoch", None), getattr(compiled, "batch", None))
+    return sum(
+        f.experimental_get_tracing_count()
+        for f in functions
+        if hasattr(f, "experimental_get_tracing_count")
+    )
+
+
 def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
     """A fit that reuses another fit's compiled epoch trains to the same weights."""
     from skce import _engine
@@ -287,9 +320,14 @@ def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
     fresh = fit(0.01, 1)
     cache.clear()
     fit(0.5, 0)  # compiles the epoch for another seed and learning rate
-    assert len(cache) == 1
+    (compiled,) = cache.values()
+    traces = _tracing_count(compiled)
     reused = fit(0.01, 1)
-    assert len(cache) == 1
+    # The same compiled epoch ran, and nothing was traced again: a fresh
+    # trace stored under the same key would leave one entry all the same.
+    (again,) = cache.values()
+    assert again is compiled
+    assert _tracing_count(again) == traces
     for a, b in zip(fresh, reused, strict=True):
         assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
@@ -329,6 +367,63 @@ def test_small_networks_train_on_the_single_threaded_executor(blobs, monkeypatch
     assert engine._executor_for(model, optimizer, x, 1, own_network=False) == ""
     scaled = keras.optimizers.LossScaleOptimizer(optimizer)
     assert engine._executor_for(model, scaled, x, 1, own_network=True) == ""
+
+
+def test_single_threaded_epochs_run_on_one_thread(blobs):
+    """A small network's epoch really runs on the single-threaded executor:
+    four independent branches per step all run on one thread, where
+    TensorFlow's default executor spreads them over its thread pool."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's executors")
+    import threading
+    import time
+
+    import tensorflow as tf
+
+    from skce import _engine
+    from skce._engine import _tensorflow as engine
+
+    threads = []
+
+    def record(x):
+        threads.append(threading.get_ident())
+        time.sleep(0.002)  # releases the GIL: a pool would run a sibling now
+        return x
+
+    class Branches(keras.layers.Layer):
+        def call(self, x):
+            parts = [
+                tf.ensure_shape(tf.py_function(record, [x * (i + 1)], x.dtype), x.shape)
+                for i in range(4)
+            ]
+            return tf.add_n(parts)
+
+    X, y = blobs
+    X = X.astype(np.float32)
+    inputs = keras.Input((X.shape[1],))
+    out = keras.layers.Dense(3)(Branches()(keras.layers.Dense(4)(inputs)))
+    model = keras.Model(inputs, out)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    loss = _engine.SparseCELoss(from_logits=True, alpha=0.0, kernel_index=())
+    data = (
+        X,
+        y.astype(np.int32),
+        np.ones(len(X), np.float32),
+        np.zeros(len(X), np.int32),
+    )
+    engine._EPOCH_CACHE.clear()
+    with _engine.make_trainer(model, optimizer, loss, data, 10, ("branches",)) as t:
+        assert t._executor == engine.SINGLE_THREADED
+        t.epoch_on(t._device_data, np.arange(len(X)))
+    assert len(threads) == 4 * 9 and len(set(threads)) == 1
+    if tf.config.threading.get_inter_op_parallelism_threads() == 1:
+        return  # a pool of one thread: nothing to contrast the executor with
+    threads.clear()
+    with _engine.make_trainer(model, optimizer, loss, data, 10, None) as t:
+        assert t._executor == ""
+        t.epoch_on(t._device_data, np.arange(len(X)))
+    assert len(set(threads)) > 1
 
 
 # ----------------------------------------------------------------------

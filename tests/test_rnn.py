@@ -233,5 +233,14 @@ def test_partial_fit_and_warm_start_continue():
     clf.partial_fit(X[:40], y[:40], classes=classes).partial_fit(X[40:], y[40:])
     assert clf.n_iter_ == 2
     warm = rnn(epochs=2, warm_start=True).fit(X, y)
+    first = list(warm.history_["loss"])
     warm.fit(X, y)
-    assert len(warm.history_["loss"]) == 2
+    second = warm.history_["loss"]
+    assert len(second) == 2
+    # The second fit starts from where the first ended: its first epoch is
+    # already below the first fit's last, and it ends elsewhere than a fresh fit.
+    assert second[0] < first[-1] < first[0]
+    fresh = rnn(epochs=2).fit(X, y)
+    assert not np.allclose(
+        np.stack(warm.predict_proba(X)), np.stack(fresh.predict_proba(X))
+    )

@@ -52,7 +52,14 @@ class ConvergenceStopping(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best and self._best_weights is not None:
-            self.model.set_weights(self._best_weights)
+            # Integer variables count training progress (skce's dropout step),
+            # they are not learned: rewinding them would make a later warm
+            # start replay the masks of the steps after the best epoch.
+            for variable, value in zip(
+                self.model.weights, self._best_weights, strict=True
+            ):
+                if "int" not in str(variable.dtype):
+                    variable.assign(value)
 
 
 class CosineAnnealing(keras.callbacks.Callback):
