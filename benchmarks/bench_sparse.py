@@ -71,10 +71,15 @@ def _peak_kib():
 def _skce(**params):
     from skce import SparseCEMLPClassifier
 
-    params = {"hidden_layer_sizes": (HIDDEN,), **params}
-    return SparseCEMLPClassifier(
-        epochs=EPOCHS, batch_size=BATCH, n_iter_no_change=None, random_state=0, **params
-    )
+    params = {
+        "hidden_layer_sizes": (HIDDEN,),
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "n_iter_no_change": None,
+        "random_state": 0,
+        **params,
+    }
+    return SparseCEMLPClassifier(**params)
 
 
 def _mlp():
