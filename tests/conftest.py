@@ -1,4 +1,4 @@
-"""Shared fixtures: small, seeded data sets."""
+"""Shared fixtures: small, seeded data sets and each public estimator."""
 
 import os
 import tempfile
@@ -7,30 +7,11 @@ import tempfile
 # user's cache folder (set before skce is imported; subprocesses inherit it).
 os.environ.setdefault("SKCE_JAX_CACHE", tempfile.mkdtemp(prefix="skce-jax-cache-"))
 
-import numpy as np
-import pytest
-from sklearn.datasets import make_blobs
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
 
-from skce import (
-    SparseCEClassifier,
-    SparseCECNNClassifier,
-    SparseCEMLPClassifier,
-    SparseCERNNClassifier,
-)
-
-ESTIMATORS = (
-    SparseCEClassifier,
-    SparseCECNNClassifier,
-    SparseCEMLPClassifier,
-    SparseCERNNClassifier,
-)
-
-
-def fast(Estimator, **params):
-    """An estimator with few epochs, for tests that need a fit, not accuracy."""
-    return Estimator(
-        **{"epochs": 5, "n_iter_no_change": None, "random_state": 0, **params}
-    )
+from tests._helpers import ESTIMATORS  # noqa: E402
 
 
 @pytest.fixture

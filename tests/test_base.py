@@ -1,48 +1,23 @@
 """Behaviour shared by every estimator: labels, weights, state, reproducibility."""
 
+import pickle
 import random
+import re
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from skce import SparseCEMLPClassifier
-from tests.conftest import fast
-
-
-@pytest.mark.parametrize(
-    "labels",
-    [
-        np.array([10, 20, 50]),
-        np.array([0, 1, 2], dtype=np.uint8),
-        np.array(["cat", "dog", "eel"]),
-        np.array(["cat", "dog", "eel"], dtype=object),
-        np.array([-1.0, 2.0, 7.0]),
-    ],
-    ids=["sparse-int", "uint8", "str", "object", "float-codes"],
+from skce import (
+    SparseCEClassifier,
+    SparseCECNNClassifier,
+    SparseCEMLPClassifier,
+    SparseCERNNClassifier,
 )
-def test_labels_come_back_as_given(Estimator, blobs, labels):
-    """Any label type trains and predicts the same labels with the same dtype."""
-    X, y = blobs
-    y = labels[y]
-    clf = fast(Estimator).fit(X, y)
-    assert_array_equal(clf.classes_, np.unique(labels))
-    pred = clf.predict(X)
-    assert pred.dtype == y.dtype
-    assert set(pred) <= set(labels)
-
-
-def test_proba_matches_predict(Estimator, blobs):
-    """Probabilities sum to one, their argmax is predict, and logs agree."""
-    X, y = blobs
-    clf = fast(Estimator).fit(X, y)
-    proba = clf.predict_proba(X)
-    assert proba.shape == (len(X), 3)
-    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
-    assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
-    assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
+from tests._helpers import X, Y, fast, replaced, small
 
 
 def test_unfitted_raises(Estimator, blobs):
@@ -90,49 +65,6 @@ def test_compute_dtype(X_dtype, param, expected, blobs):
     clf = fast(SparseCEMLPClassifier, dtype=param).fit(X.astype(X_dtype), y)
     assert clf.model_.compute_dtype == expected
     assert clf.predict_proba(X).dtype == np.dtype(expected)
-
-
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_integer_weights_equal_repeated_rows(dropout, rng):
-    """Weight k trains exactly like k copies, dropout included."""
-    X = rng.rand(20, 6)
-    y = rng.randint(0, 3, 20)
-    sw = rng.randint(0, 4, 20)
-    params = dict(dropout=dropout, epochs=30, random_state=0)
-    weighted = SparseCEMLPClassifier(**params).fit(X, y, sample_weight=sw)
-    repeated = SparseCEMLPClassifier(**params).fit(X.repeat(sw, 0), y.repeat(sw))
-    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-9)
-
-
-def test_class_weight_balanced_equals_sample_weights(blobs):
-    """class_weight="balanced" is the same as the equivalent sample weights."""
-    X, y = blobs
-    X, y = X[:70], y[:70]
-    counts = np.bincount(y)
-    sw = len(y) / (3 * counts[y])
-    a = fast(SparseCEMLPClassifier, class_weight="balanced").fit(X, y)
-    b = fast(SparseCEMLPClassifier).fit(X, y, sample_weight=sw)
-    assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-9)
-
-
-def test_class_weight_unknown_label(blobs):
-    """class_weight naming a label that is not a class is rejected."""
-    X, y = blobs
-    with pytest.raises(ValueError, match="not classes of y: \\[7\\]"):
-        fast(SparseCEMLPClassifier, class_weight={7: 2.0}).fit(X, y)
-
-
-def test_partial_fit_requires_classes_then_accumulates(blobs):
-    """partial_fit needs classes first, then adds one epoch per call."""
-    X, y = blobs
-    clf = SparseCEMLPClassifier(random_state=0)
-    with pytest.raises(ValueError, match="classes must be passed"):
-        clf.partial_fit(X, y)
-    clf.partial_fit(X[:30], y[:30], classes=[0, 1, 2, 3])
-    clf.partial_fit(X[30:], y[30:])
-    assert clf.n_iter_ == 2
-    assert len(clf.history_["loss"]) == 2
-    assert_array_equal(clf.classes_, [0, 1, 2, 3])
 
 
 def test_partial_fit_rejects_new_class(blobs):
@@ -196,50 +128,6 @@ def test_interrupted_fit_keeps_previous_state(blobs):
     assert clf.n_iter_ == 5
 
 
-def test_custom_model_builder_conventions(blobs):
-    """Builders get meta, named entries or **kwargs; softmax outputs work."""
-    from skce import SparseCEClassifier
-
-    X, y = blobs
-    seen = {}
-
-    def by_name(n_features_in_, n_classes_, seed):
-        seen.update(n_features_in_=n_features_in_, n_classes_=n_classes_)
-        inputs = keras.Input((n_features_in_,))
-        out = keras.layers.Dense(n_classes_, activation="softmax")(inputs)
-        return keras.Model(inputs, out)
-
-    def by_meta(meta):
-        return by_name(meta["n_features_in_"], meta["n_classes_"], 0)
-
-    def by_kwargs(**kwargs):
-        return by_name(kwargs["n_features_in_"], kwargs["n_classes_"], 0)
-
-    for build in (by_name, by_meta, by_kwargs):
-        clf = SparseCEClassifier(build, epochs=100, random_state=0).fit(X, y)
-        assert clf.score(X, y) > 0.9
-        assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
-    assert seen == {"n_features_in_": 4, "n_classes_": 3}
-
-
-def test_custom_model_errors(blobs):
-    """Wrong outputs, non-models and unknown arguments get clear errors."""
-    from skce import SparseCEClassifier
-
-    X, y = blobs
-
-    def wrong_width(n_features_in_):
-        inputs = keras.Input((n_features_in_,))
-        return keras.Model(inputs, keras.layers.Dense(2)(inputs))
-
-    with pytest.raises(ValueError, match="must output shape"):
-        SparseCEClassifier(wrong_width).fit(X, y)
-    with pytest.raises(TypeError, match="must return a keras.Model"):
-        SparseCEClassifier(lambda: "model").fit(X, y)
-    with pytest.raises(TypeError, match="asks for 'units'"):
-        SparseCEClassifier(lambda units: None).fit(X, y)
-
-
 # ----------------------------------------------------------------------
 # partial_fit and warm_start, as in MLPClassifier and SGDClassifier
 
@@ -255,18 +143,6 @@ def test_partial_fit_other_classes_later_raises(blobs):
     assert clf.n_iter_ == 3
 
 
-def test_partial_fit_holds_nothing_out_and_never_stops_early(blobs):
-    """partial_fit trains on the whole mini-batch: no split, no early stop."""
-    X, y = blobs
-    clf = fast(
-        SparseCEMLPClassifier, validation_split=0.5, early_stopping=True
-    ).partial_fit(X, y, classes=[0, 1, 2])
-    assert "val_loss" not in clf.history_
-    # The loss is over all 90 rows: the same as a fit on them with no split.
-    plain = fast(SparseCEMLPClassifier).partial_fit(X, y, classes=[0, 1, 2])
-    assert clf.history_["loss"] == pytest.approx(plain.history_["loss"], rel=1e-12)
-
-
 def test_class_weight_balanced_rejected_in_partial_fit(blobs):
     """class_weight='balanced' cannot be computed from one mini-batch."""
     X, y = blobs
@@ -274,81 +150,6 @@ def test_class_weight_balanced_rejected_in_partial_fit(blobs):
     with pytest.raises(ValueError, match="compute_class_weight"):
         clf.partial_fit(X, y, classes=[0, 1, 2])
     assert not hasattr(clf, "model_")
-
-
-def test_class_weight_balanced_honours_sample_weight(blobs):
-    """Balanced class weights count samples by their weight, like repetitions."""
-    X, y = blobs
-    X, y = X[:70], y[:70]
-    sw = np.where(y == 0, 3, 1)
-    params = dict(batch_size=1000, shuffle=False, class_weight="balanced")
-    weighted = fast(SparseCEMLPClassifier, **params).fit(X, y, sample_weight=sw)
-    repeated = fast(SparseCEMLPClassifier, **params).fit(X.repeat(sw, 0), y.repeat(sw))
-    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-9)
-
-
-@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
-def test_changed_learning_rate_applies_on_continued_fit(blobs, method):
-    """A learning_rate set between continued fits is the one that trains."""
-    X, y = blobs
-    clf = fast(SparseCEMLPClassifier, warm_start=method == "warm_start")
-    continue_fit = (
-        (lambda: clf.fit(X, y))
-        if method == "warm_start"
-        else (lambda: clf.partial_fit(X, y, classes=[0, 1, 2]))
-    )
-    continue_fit()
-    before = [w.copy() for w in clf.model_.get_weights()]
-    clf.set_params(learning_rate=1e-12)
-    continue_fit()
-    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(1e-12)
-    for old, new in zip(before, clf.model_.get_weights(), strict=True):
-        assert_allclose(new, old, atol=1e-8)
-    clf.set_params(learning_rate=0.05)
-    continue_fit()
-    after = clf.model_.get_weights()
-    assert max(np.abs(n - o).max() for o, n in zip(before, after, strict=True)) > 1e-3
-
-
-def test_changed_optimizer_applies_on_warm_start(blobs):
-    """A different optimizer named between warm fits replaces the fitted one."""
-    X, y = blobs
-    clf = fast(SparseCEMLPClassifier, warm_start=True).fit(X, y)
-    assert isinstance(clf.model_.optimizer, keras.optimizers.Adam)
-    clf.set_params(optimizer="SGD").fit(X, y)
-    assert isinstance(clf.model_.optimizer, keras.optimizers.SGD)
-    assert clf.n_iter_ == 5
-
-
-@pytest.mark.parametrize(
-    "name, cls",
-    [("SGD", "SGD"), ("Adam", "Adam"), ("RMSprop", "RMSprop"), ("adamw", "AdamW")],
-)
-def test_optimizer_names_as_keras_takes_them(blobs, name, cls):
-    """Optimizer names are accepted in Keras's spellings."""
-    X, y = blobs
-    clf = fast(SparseCEMLPClassifier, optimizer=name, epochs=1).fit(X, y)
-    assert type(clf.model_.optimizer).__name__ == cls
-
-
-def test_verbose_above_two_prints_a_line_per_epoch(blobs, capsys):
-    """verbose=10 is accepted and prints progress, one line per epoch."""
-    X, y = blobs
-    fast(SparseCEMLPClassifier, epochs=3, verbose=10).fit(X, y)
-    out = capsys.readouterr().out
-    assert out.count("Epoch ") == 3
-    assert "loss" in out
-
-
-def test_same_initial_network_whatever_the_dtype(Estimator, blobs):
-    """One random_state builds one initial network for float32 and float64 X."""
-    X, y = blobs
-    params = dict(epochs=1, learning_rate=1e-12, random_state=3)
-    w32 = fast(Estimator, **params).fit(X.astype(np.float32), y).model_.get_weights()
-    w64 = fast(Estimator, **params).fit(X.astype(np.float64), y).model_.get_weights()
-    assert w64[0].dtype == np.float64
-    for a, b in zip(w32, w64, strict=True):
-        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_float64_on_an_accelerator_warns(blobs, monkeypatch):
@@ -365,47 +166,6 @@ def test_float64_on_an_accelerator_warns(blobs, monkeypatch):
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         fast(SparseCEMLPClassifier, epochs=1).fit(X.astype(np.float32), y)
-
-
-@pytest.mark.parametrize(
-    "callback",
-    [
-        lambda tmp: keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=1),
-        lambda tmp: keras.callbacks.ReduceLROnPlateau(monitor="accuracy", patience=1),
-        lambda tmp: keras.callbacks.ModelCheckpoint(
-            str(tmp / "best.keras"), monitor="val_accuracy", save_best_only=True
-        ),
-    ],
-    ids=["EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint"],
-)
-def test_callbacks_monitoring_accuracy(blobs, tmp_path, callback):
-    """Callbacks that monitor accuracy work as in Keras (higher is better)."""
-    X, y = blobs
-    user_callback = callback(tmp_path)
-    before = dict(vars(user_callback))
-    clf = fast(
-        SparseCEMLPClassifier,
-        epochs=4,
-        validation_split=0.2,
-        callbacks=[user_callback],
-    )
-    clf.fit(X, y)
-    assert clf.n_iter_ >= 1
-    assert vars(user_callback) == before  # the user's instance is unchanged
-
-
-def test_early_stopping_on_accuracy_keeps_best_epoch(blobs):
-    """EarlyStopping(monitor='accuracy') treats higher accuracy as better."""
-    X, y = blobs
-    stop = keras.callbacks.EarlyStopping(
-        monitor="accuracy", patience=0, restore_best_weights=True
-    )
-    clf = fast(SparseCEMLPClassifier, epochs=40, learning_rate=0.01, callbacks=[stop])
-    clf.fit(X, y)
-    accuracy = clf.history_["accuracy"]
-    # It stops at the first epoch whose accuracy is not higher than the best.
-    assert all(b > a for a, b in zip(accuracy[:-2], accuracy[1:-1], strict=True))
-    assert accuracy[-1] <= max(accuracy[:-1])
 
 
 # ----------------------------------------------------------------------
@@ -432,18 +192,206 @@ def test_mixed_precision_trains_and_predicts(dtype, blobs):
     )
 
 
-def test_predict_top_k(blobs):
-    """Top-k labels and probabilities agree with predict_proba, best first."""
-    X, y = blobs
-    labels = np.array(["ant", "bee", "cat"])
-    clf = fast(SparseCEMLPClassifier).fit(X, labels[y])
-    top, proba = clf.predict_top_k(X, k=2)
-    full = clf.predict_proba(X)
-    order = np.argsort(-full, axis=1)[:, :2]
-    assert top.shape == proba.shape == (len(X), 2)
-    assert_array_equal(top, clf.classes_[order])
-    assert_allclose(proba, np.take_along_axis(full, order, axis=1), rtol=1e-6)
-    assert_array_equal(top[:, 0], clf.predict(X))
-    for k in (0, 4, 1.5, True):
-        with pytest.raises(ValueError, match="k must be an integer from 1 to"):
-            clf.predict_top_k(X, k=k)
+@pytest.fixture
+def fitted(Estimator, fitted_cache):
+    """A fitted estimator of each class, shared by tests that only read it."""
+    if Estimator not in fitted_cache:
+        fitted_cache[Estimator] = small(Estimator).fit(X, Y)
+    return fitted_cache[Estimator]
+
+
+# (parameter, value, error): out of range is a ValueError, a wrong type a
+# TypeError. A tuple holding a wrong element is a bad value of the tuple.
+COMMON_PARAMS = [
+    ("epochs", 0, ValueError),
+    ("epochs", -1, ValueError),
+    ("epochs", 1.5, TypeError),
+    ("epochs", "10", TypeError),
+    ("epochs", None, TypeError),
+    ("batch_size", 0, ValueError),
+    ("batch_size", -2, ValueError),
+    ("batch_size", "big", ValueError),
+    ("batch_size", 1.5, TypeError),
+    ("learning_rate", 0, ValueError),
+    ("learning_rate", -1, ValueError),
+    ("learning_rate", "0.1", TypeError),
+    ("learning_rate", np.nan, ValueError),
+    ("alpha", -1, ValueError),
+    ("alpha", "x", TypeError),
+    ("validation_split", 1.0, ValueError),
+    ("validation_split", -0.1, ValueError),
+    ("optimizer", "nope", ValueError),
+    ("optimizer", 3, TypeError),
+    ("optimizer", keras.optimizers.Adam, TypeError),
+    ("n_iter_no_change", 0, ValueError),
+    ("n_iter_no_change", 1.5, TypeError),
+    ("tol", -1e-3, ValueError),
+    ("tol", "small", TypeError),
+    ("class_weight", "x", ValueError),
+    ("class_weight", [1.0, 2.0], TypeError),
+    ("dtype", "float16", ValueError),
+    ("dtype", "int32", ValueError),
+    ("shuffle", "yes", TypeError),
+    ("early_stopping", "yes", TypeError),
+    ("warm_start", "yes", TypeError),
+    ("callbacks", "x", TypeError),
+    ("callbacks", [1], TypeError),
+    ("callbacks", [keras.callbacks.History], TypeError),
+    ("random_state", "x", TypeError),
+    ("random_state", -1, ValueError),
+    ("verbose", -1, ValueError),
+    ("ignore_label", 1.5, TypeError),
+    ("ignore_label", [-100], TypeError),
+]
+
+
+OWN_PARAMS = [
+    (SparseCEClassifier, "model", "x", TypeError),
+    (SparseCEClassifier, "model", 3, TypeError),
+    (SparseCEMLPClassifier, "hidden_layer_sizes", (0,), ValueError),
+    (SparseCEMLPClassifier, "hidden_layer_sizes", (-3,), ValueError),
+    (SparseCEMLPClassifier, "hidden_layer_sizes", (8, 0), ValueError),
+    (SparseCEMLPClassifier, "hidden_layer_sizes", ("a",), ValueError),
+    (SparseCEMLPClassifier, "hidden_layer_sizes", (5.0,), ValueError),
+    (SparseCEMLPClassifier, "hidden_layer_sizes", 5, TypeError),
+    (SparseCEMLPClassifier, "dropout", 1.0, ValueError),
+    (SparseCEMLPClassifier, "dropout", -0.1, ValueError),
+    (SparseCEMLPClassifier, "dropout", "x", TypeError),
+    (SparseCEMLPClassifier, "activation", "nope", ValueError),
+    (SparseCEMLPClassifier, "activation", "softmax", ValueError),
+    (SparseCEMLPClassifier, "activation", None, TypeError),
+    (SparseCECNNClassifier, "filters", (0,), ValueError),
+    (SparseCECNNClassifier, "filters", (-1,), ValueError),
+    (SparseCECNNClassifier, "filters", ("a",), ValueError),
+    (SparseCECNNClassifier, "filters", 5, TypeError),
+    (SparseCECNNClassifier, "dense_units", (0,), ValueError),
+    (SparseCECNNClassifier, "dense_units", ("a",), ValueError),
+    (SparseCECNNClassifier, "dense_units", 5, TypeError),
+    (SparseCECNNClassifier, "kernel_size", 0, ValueError),
+    (SparseCECNNClassifier, "kernel_size", 1.5, TypeError),
+    (SparseCECNNClassifier, "kernel_size", (3, 3), TypeError),
+    (SparseCECNNClassifier, "pool_size", 0, ValueError),
+    (SparseCECNNClassifier, "pool_size", (2, 2), TypeError),
+    (SparseCECNNClassifier, "image_shape", (0, 4), ValueError),
+    (SparseCECNNClassifier, "image_shape", (-2, -2), ValueError),
+    (SparseCECNNClassifier, "image_shape", (4,), ValueError),
+    (SparseCECNNClassifier, "image_shape", (2, 2, 1, 1), ValueError),
+    (SparseCECNNClassifier, "image_shape", (2.0, 2.0), ValueError),
+    (SparseCECNNClassifier, "image_shape", "2x2", TypeError),
+    (SparseCECNNClassifier, "dropout", 1.0, ValueError),
+    (SparseCECNNClassifier, "dropout", -0.1, ValueError),
+    (SparseCECNNClassifier, "activation", "nope", ValueError),
+    (SparseCERNNClassifier, "units", (0,), ValueError),
+    (SparseCERNNClassifier, "units", (), ValueError),
+    (SparseCERNNClassifier, "units", ("a",), ValueError),
+    (SparseCERNNClassifier, "units", 8, TypeError),
+    (SparseCERNNClassifier, "embedding_dim", 0, ValueError),
+    (SparseCERNNClassifier, "embedding_dim", 2.5, TypeError),
+    (SparseCERNNClassifier, "cell", "rnn", ValueError),
+    (SparseCERNNClassifier, "cell", None, TypeError),
+    (SparseCERNNClassifier, "bidirectional", "yes", TypeError),
+    (SparseCERNNClassifier, "dropout", 1.0, ValueError),
+    (SparseCERNNClassifier, "mask_zero", "yes", TypeError),
+    (SparseCERNNClassifier, "vocabulary_size", 0, ValueError),
+    (SparseCERNNClassifier, "vocabulary_size", 5.0, TypeError),
+]
+
+
+def _param_id(value):
+    if isinstance(value, list):
+        return f"[{', '.join(_param_id(v) for v in value)}]"
+    return getattr(value, "__name__", repr(value))
+
+
+def _names_param(name, value):
+    """A pattern for a message naming the parameter and the value received."""
+    return rf"{name}\b.*{re.escape(repr(value))}"
+
+
+@pytest.mark.parametrize(
+    "name, value, error",
+    [
+        pytest.param(*case, id=f"{case[0]}={_param_id(case[1])}")
+        for case in COMMON_PARAMS
+    ],
+)
+def test_shared_parameter_rejected(Estimator, name, value, error):
+    """A shared training parameter out of range or of the wrong type is rejected."""
+    with pytest.raises(error, match=_names_param(name, value)):
+        small(Estimator, **{name: value}).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "Estimator, name, value, error",
+    [
+        pytest.param(*case, id=f"{case[0].__name__}-{case[1]}={_param_id(case[2])}")
+        for case in OWN_PARAMS
+    ],
+)
+def test_own_parameter_rejected(Estimator, name, value, error):
+    """An estimator's own parameter out of range or of the wrong type is rejected."""
+    with pytest.raises(error, match=_names_param(name, value)):
+        small(Estimator, **{name: value}).fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "score"]
+)
+def test_unfitted_inference(Estimator, method):
+    """Every inference method raises NotFittedError before fit."""
+    args = (X, Y) if method == "score" else (X,)
+    with pytest.raises(NotFittedError, match="is not fitted yet"):
+        getattr(small(Estimator), method)(*args)
+
+
+def _nan_weights():
+    return replaced(np.ones(30), 0, np.nan)
+
+
+REJECTED = [
+    pytest.param(lambda clf: clf.fit(replaced(X, (0, 0), np.nan), Y), id="X-nan"),
+    pytest.param(
+        lambda clf: clf.fit(X[:, :3], np.zeros(30)), id="X-narrower-one-class"
+    ),
+    pytest.param(
+        lambda clf: clf.fit(pd.DataFrame(X, columns=list("abcd")), Y[:-1]),
+        id="dataframe-y-wrong-length",
+    ),
+    pytest.param(lambda clf: clf.fit(X, Y, sample_weight=-np.ones(30)), id="weights"),
+    pytest.param(
+        lambda clf: clf.set_params(class_weight={7: 1.0}).fit(X, Y),
+        id="class_weight-unknown",
+    ),
+    pytest.param(lambda clf: clf.set_params(epochs=0).fit(X, Y), id="epochs-0"),
+    pytest.param(lambda clf: clf.partial_fit(X, Y + 1), id="partial_fit-new-class"),
+    pytest.param(
+        lambda clf: clf.partial_fit(X, Y, sample_weight=_nan_weights()),
+        id="partial_fit-nan-weights",
+    ),
+    pytest.param(
+        lambda clf: clf.set_params(warm_start=True).fit(X, Y + 1),
+        id="warm_start-new-class",
+    ),
+]
+
+
+@pytest.mark.parametrize("reject", REJECTED)
+def test_rejected_fit_changes_nothing(fitted, reject):
+    """After a rejected fit the estimator predicts and describes itself as before."""
+    clf = pickle.loads(pickle.dumps(fitted))
+    model, attributes = clf.model_, sorted(vars(clf))
+    proba = clf.predict_proba(X)
+    weights = clf.model_.get_weights()
+    history, n_iter = {k: list(v) for k, v in clf.history_.items()}, clf.n_iter_
+    with pytest.raises((ValueError, TypeError)):
+        reject(clf)
+    assert clf.model_ is model
+    assert sorted(vars(clf)) == attributes
+    assert clf.n_features_in_ == X.shape[1]
+    assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.history_ == history and clf.n_iter_ == n_iter
+    for before, after in zip(weights, clf.model_.get_weights(), strict=True):
+        assert_array_equal(after, before)
+    assert_array_equal(clf.predict_proba(X), proba)
+    if isinstance(clf, SparseCECNNClassifier):
+        assert clf.image_shape_ == (2, 2, 1)

@@ -9,7 +9,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skce import SparseCECNNClassifier
+from skce import (
+    SparseCECNNClassifier,
+)
+from tests._helpers import small
 
 
 @pytest.fixture
@@ -135,3 +138,70 @@ def test_default_cnn_beats_logistic_regression_on_digits():
     )
     clf = SparseCECNNClassifier(random_state=1).fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.98
+
+
+IMAGES = np.random.RandomState(0).rand(12, 64)
+
+
+IMAGE_LABELS = np.arange(12) % 2
+
+
+@pytest.mark.parametrize(
+    "X_fit, params, match",
+    [
+        pytest.param(
+            IMAGES,
+            {"image_shape": (8, 8, 3)},
+            "needs 192 features per sample but X has 64",
+            id="image_shape-vs-n_features",
+        ),
+        pytest.param(
+            IMAGES[:, :63],
+            {"image_shape": (8, 8)},
+            "needs 64 features per sample but X has 63",
+            id="image_shape-vs-63-features",
+        ),
+        pytest.param(
+            IMAGES.reshape(12, 8, 8),
+            {"image_shape": (4, 16)},
+            r"image_shape=\(4, 16\) does not match the images in X, of shape "
+            r"\(8, 8, 1\)",
+            id="image_shape-vs-3d",
+        ),
+        pytest.param(
+            np.repeat(IMAGES.reshape(12, 1, 8, 8), 3, axis=1),
+            {},
+            "channels-first",
+            id="channels-first",
+        ),
+        pytest.param(
+            IMAGES.reshape(12, 4, 4, 4, 1),
+            {},
+            "X has 5 dimensions",
+            id="5d",
+        ),
+        pytest.param(
+            np.zeros((12, 0, 8, 1)),
+            {},
+            r"\(0, 8, 1\)",
+            id="empty-image-height",
+        ),
+    ],
+)
+def test_cnn_rejects_bad_images(X_fit, params, match):
+    """Images that do not fit the network are rejected with their shape."""
+    clf = small(SparseCECNNClassifier, **params)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X_fit, IMAGE_LABELS)
+
+
+@pytest.mark.parametrize(
+    "X_fit",
+    [IMAGES, IMAGES.reshape(12, 8, 8, 1)],
+    ids=["fitted-flat", "fitted-4d"],
+)
+def test_cnn_predict_other_image_size(X_fit):
+    """Images of another height and width at predict name the fitted shape."""
+    clf = small(SparseCECNNClassifier).fit(X_fit, IMAGE_LABELS)
+    with pytest.raises(ValueError, match=r"\(8, 8, 1\)"):
+        clf.predict(IMAGES.reshape(12, 4, 16, 1))

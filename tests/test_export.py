@@ -10,8 +10,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 
 from skce import SparseCECNNClassifier, SparseCEMLPClassifier
+from tests._helpers import fast
 
-from .conftest import fast
 from .test_rnn import char_windows, rnn
 
 # Runs in a fresh interpreter that imports neither skce nor keras itself.

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skce import SparseCEMLPClassifier
-from tests.conftest import fast
+from tests._helpers import fast
 
 
 def test_pipeline_with_scaler(Estimator, blobs):

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skce import SparseCECNNClassifier, SparseCEMLPClassifier
-from skce._engine import row_keys, sample_keys
+from skce._engine import sample_keys
 from skce._layers import SampleKeyedDropout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,22 +86,6 @@ def test_layer_uses_published_keys_and_counts_steps():
     assert set(np.unique(first)) <= {0.0, 2.0}
     assert int(keras.ops.convert_to_numpy(layer.step)) == 2
     assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
-
-
-def test_row_keys_exact_and_dtype_free():
-    """Equal rows share a key whatever their dtype; distinct rows do not."""
-    rng = np.random.RandomState(0)
-    X = rng.rand(5000, 7).astype(np.float32)
-    X[10] = X[3]
-    keys32 = row_keys(X)
-    keys64 = row_keys(X.astype(np.float64))
-    assert keys32.dtype == np.int32
-    assert_array_equal(keys32, keys64)
-    assert keys32[10] == keys32[3]
-    assert len(np.unique(keys32)) == len(X) - 1
-    # Images hash like their flattened rows; rows are hashed independently.
-    assert_array_equal(row_keys(X.reshape(5000, 7, 1)), keys32)
-    assert_array_equal(row_keys(X[::-1]), keys32[::-1])
 
 
 _MASKS_SCRIPT = """

@@ -1,20 +1,29 @@
 """Saving and loading estimators: pickle, joblib, deepcopy and skops, no code run."""
 
 import copy
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
 import keras
+import numpy as np
 import pytest
 import skops.io as sio
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_blobs
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skce import SparseCEClassifier, SparseCEMLPClassifier
+from skce import (
+    SparseCEClassifier,
+    SparseCEMLPClassifier,
+    SparseCERNNClassifier,
+)
 from skce._persistence import STATE_KEY
-
-from .conftest import fast
+from tests._helpers import ESTIMATORS, fast, small
 
 
 def _joblib(clf, tmp_path):
@@ -183,3 +192,147 @@ def test_lambda_layer_fails_to_save_with_clear_error(blobs):
     clf = fast(SparseCEClassifier, model=build, epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="layer 'doubling' holds a Python lambda"):
         pickle.dumps(clf)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def blobs(n_classes, per_class, seed=0):
+    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
+    X, y = make_blobs(
+        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
+    )
+    return X, y
+
+
+parametrize_estimators = pytest.mark.parametrize(
+    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
+)
+
+
+@pytest.fixture(autouse=True)
+def keras_float_settings():
+    """Give every test Keras's float settings as they were, whatever it did."""
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    yield
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(policy)
+
+
+_LOAD_AND_PREDICT = """
+import pickle
+import sys
+
+import keras
+import numpy as np
+
+directory = sys.argv[1]
+X = np.load(f"{directory}/X.npy")
+for name in sys.argv[2:]:
+    with open(f"{directory}/{name}.pkl", "rb") as f:
+        clf = pickle.load(f)
+    np.save(f"{directory}/{name}-proba.npy", clf.predict_proba(X))
+    np.save(f"{directory}/{name}-pred.npy", clf.predict(X))
+print(keras.backend.backend())
+"""
+
+
+def test_pickle_loads_in_fresh_process(tmp_path):
+    """An estimator pickled here predicts identically in a new interpreter."""
+    X, y = blobs(3, 10)
+    np.save(tmp_path / "X.npy", X)
+    expected = {}
+    for Estimator in ESTIMATORS:
+        clf = small(Estimator).fit(X, y)
+        (tmp_path / f"{Estimator.__name__}.pkl").write_bytes(pickle.dumps(clf))
+        expected[Estimator.__name__] = clf.predict_proba(X), clf.predict(X)
+    backend = keras.backend.backend()
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_PREDICT, str(tmp_path), *expected],
+        env={**os.environ, "KERAS_BACKEND": backend},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == backend
+    for name, (proba, pred) in expected.items():
+        assert_array_equal(np.load(tmp_path / f"{name}-proba.npy"), proba)
+        assert_array_equal(np.load(tmp_path / f"{name}-pred.npy"), pred)
+
+
+@parametrize_estimators
+def test_model_saves_as_keras_file(Estimator, tmp_path):
+    """model_ saves to .keras and loads back with the same outputs."""
+    X, y = blobs(3, 10)
+    # float32: a float64 model needs x64 mode to run outside skce on JAX.
+    X = X.astype(np.float32)
+    clf = small(Estimator).fit(X, y)
+    x = X.reshape(-1, *clf.image_shape_) if hasattr(clf, "image_shape_") else X
+    path = tmp_path / "model.keras"
+    clf.model_.save(path)
+    loaded = keras.models.load_model(path)
+    logits = keras.ops.convert_to_numpy(loaded(x))
+    assert_allclose(logits, keras.ops.convert_to_numpy(clf.model_(x)), rtol=1e-6)
+    proba = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+    assert_allclose(proba, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def _mlp_data():
+    rng = np.random.RandomState(0)
+    X = rng.rand(120, 6).astype(np.float32)
+    return X, (X[:, 0] + X[:, 1] > X[:, 2] + 0.5).astype(int)
+
+
+def _rnn_data():
+    rng = np.random.RandomState(0)
+    X = rng.randint(1, 6, (120, 8))
+    return X, (X + np.roll(X, 1, axis=1)) % 3
+
+
+CASES = {
+    "mlp": (
+        lambda **p: SparseCEMLPClassifier(
+            (16,), dropout=0.3, batch_size=16, random_state=0, **p
+        ),
+        _mlp_data,
+    ),
+    "rnn": (
+        lambda **p: SparseCERNNClassifier(
+            units=(8,), embedding_dim=4, batch_size=16, random_state=0, **p
+        ),
+        _rnn_data,
+    ),
+}
+
+
+def _proba(clf, X):
+    proba = clf.predict_proba(X)
+    return np.stack(proba) if isinstance(proba, list) else proba
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_warm_start_after_unpickling_continues_the_same_training(case):
+    """A warm-started fit of an unpickled estimator equals one without the trip."""
+    make, data = CASES[case]
+    X, y = data()
+    clf = make(epochs=3, warm_start=True).fit(X, y)
+    copy = pickle.loads(pickle.dumps(clf))
+    clf.fit(X, y)
+    copy.fit(X, y)
+    assert_array_equal(_proba(copy, X), _proba(clf, X))
+    assert copy.n_iter_ == clf.n_iter_
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_partial_fit_after_unpickling_continues_the_same_training(case):
+    """partial_fit on an unpickled estimator equals partial_fit without the trip."""
+    make, data = CASES[case]
+    X, y = data()
+    classes = np.unique(y)
+    clf = make().partial_fit(X[:60], y[:60], classes=classes)
+    copy = pickle.loads(pickle.dumps(clf))
+    for est in (clf, copy):
+        est.partial_fit(X[60:], y[60:]).partial_fit(X[:60], y[:60])
+    assert_array_equal(_proba(copy, X), _proba(clf, X))

@@ -4,8 +4,8 @@ skce's estimators take ``_fit_context`` and the constraint classes of
 ``sklearn.utils._param_validation`` as scikit-learn's own estimators and
 scikit-learn-contrib do. If scikit-learn moves or changes them, these tests
 fail first, naming what changed. (The Keras internals skce touches are
-guarded in ``test_engine.py``, TensorFlow's retracing count in
-``test_backend_warnings.py``.)
+guarded in ``engine/test_fixes.py``, TensorFlow's retracing count in
+``engine/test_tensorflow.py``.)
 """
 
 from numbers import Integral, Real

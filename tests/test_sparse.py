@@ -20,7 +20,7 @@ from skce import (
 )
 from skce._engine._keys import row_keys
 from skce._engine._sparse import nnz_bound, sparse_rows
-from tests.conftest import fast
+from tests._helpers import fast
 
 SPARSE_ESTIMATORS = (SparseCEMLPClassifier, SparseCEClassifier)
 FORMATS = ("csr", "csc", "coo")

@@ -4,11 +4,17 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import DataConversionWarning
 
-from skce import SparseCEClassifier, SparseCEMLPClassifier, SparseCERNNClassifier
+from skce import (
+    SparseCEClassifier,
+    SparseCEMLPClassifier,
+    SparseCERNNClassifier,
+)
 from skce._targets import IGNORED, encode
+from tests._helpers import MULTI_OUTPUT, SMALL, X, Y, small
 
 PAD = -100
 
@@ -275,7 +281,6 @@ def test_one_class_besides_padding(rng):
 
 def test_sparse_y_rejected():
     """Sparse per-position labels are refused with the fix."""
-    import scipy.sparse as sp
 
     X, y = sequences()
     with pytest.raises(TypeError, match=r"y\.toarray\(\)"):
@@ -319,3 +324,81 @@ def test_no_one_label_warning_for_large_vocabularies():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="The number of unique classes")
         rnn(epochs=1).fit(X, X)
+
+
+@pytest.mark.parametrize(
+    "Estimator",
+    [e for e in SMALL if e not in MULTI_OUTPUT],
+    ids=lambda e: e.__name__,
+)
+@pytest.mark.parametrize(
+    "y, shape",
+    [(np.c_[Y, Y], r"\(30, 2\)"), (np.eye(3, dtype=int)[Y], r"\(30, 3\)")],
+    ids=["y-2d", "y-multilabel-indicator"],
+)
+def test_one_label_estimators_reject_2d_y(Estimator, y, shape):
+    """Estimators whose networks emit one label per sample reject 2-D y."""
+    with pytest.raises(ValueError, match=rf"y should be a 1d array, got .* {shape}"):
+        small(Estimator).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        pytest.param({"class_weight": {7: 2.0}}, r"not classes of y: \[7\]", id="cw-7"),
+        pytest.param(
+            {"class_weight": {"0": 2.0}}, r"not classes of y: \['0'\]", id="cw-str"
+        ),
+        pytest.param(
+            {"class_weight": {0: -1.0}}, "finite and non-negative", id="cw-neg"
+        ),
+        pytest.param(
+            {"class_weight": {0: np.inf}}, "finite and non-negative", id="cw-inf"
+        ),
+        pytest.param(
+            {"class_weight": {0: 0.0, 1: 0.0, 2: 0.0}}, "sums to zero", id="cw-zero"
+        ),
+    ],
+)
+def test_class_weight_rejected(Estimator, params, match):
+    """class_weight naming unknown classes or holding bad weights is rejected."""
+    with pytest.raises(ValueError, match=match):
+        small(Estimator, **params).fit(X, Y)
+
+
+def test_partial_fit_classes_missing_a_label(Estimator):
+    """classes that do not hold every label of y are named with the strays."""
+    with pytest.raises(ValueError, match=r"not among the classes \[0, 1\]: \[2\]"):
+        small(Estimator).partial_fit(X, Y, classes=[0, 1])
+
+
+@pytest.mark.parametrize(
+    "y, classes, match",
+    [
+        pytest.param(np.zeros(30), [0], "1 class", id="one"),
+        pytest.param(Y, [[0, 1, 2]], "1d array", id="2d"),
+        pytest.param(
+            Y, ["a", "b", "c"], r"among the classes \['a', 'b', 'c'\]", id="str"
+        ),
+        pytest.param(Y, [0, 1, 2, np.nan], "(?i)nan", id="nan"),
+    ],
+)
+def test_partial_fit_bad_classes(Estimator, y, classes, match):
+    """A classes argument that cannot describe y is rejected by name."""
+    with pytest.raises(ValueError, match=match):
+        small(Estimator).partial_fit(X, y, classes=classes)
+
+
+def test_partial_fit_new_class_later(Estimator):
+    """A later partial_fit bringing a class outside classes_ names it."""
+    clf = small(Estimator).partial_fit(X, Y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"not among the classes \[0, 1, 2\]: \[3\]"):
+        clf.partial_fit(X, Y + 1)
+
+
+def test_partial_fit_accepts_one_class_batch(Estimator):
+    """A mini-batch of one class trains when classes declares the others."""
+    clf = small(Estimator).partial_fit(X[Y == 0], Y[Y == 0], classes=[0, 1, 2])
+    clf.partial_fit(X[Y == 1], Y[Y == 1])
+    assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.n_iter_ == 2

@@ -1,13 +1,69 @@
-"""JAX's persistent compilation cache: on by default, where, and how to turn off."""
+"""The JAX backend agrees with Keras's own training."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+
+from skce import SparseCEClassifier
+
+
+def _sequence_data():
+    rng = np.random.RandomState(0)
+    X = rng.randint(1, 9, (64, 12))
+    return X, (X + np.roll(X, 1, axis=1)) % 5
+
+
+def _build_lstm(n_classes_, vocabulary_size_, input_shape):
+    inputs = keras.Input(input_shape, dtype="int32")
+    x = keras.layers.Embedding(
+        vocabulary_size_,
+        8,
+        embeddings_initializer=keras.initializers.RandomUniform(seed=1),
+    )(inputs)
+    x = keras.layers.LSTM(
+        16,
+        return_sequences=True,
+        kernel_initializer=keras.initializers.GlorotUniform(2),
+        recurrent_initializer=keras.initializers.Orthogonal(seed=3),
+    )(x)
+    out = keras.layers.Dense(
+        n_classes_, kernel_initializer=keras.initializers.GlorotUniform(4)
+    )(x)
+    return keras.Model(inputs, out)
+
+
+def test_sequence_adam_matches_keras_fit_on_jax():
+    """With Adam and an Embedding, skce's epochs are Keras fit's, step for step.
+
+    On TensorFlow Keras's own fit differs: see the next test.
+    """
+    if keras.backend.backend() != "jax":
+        pytest.skip("Keras fit runs standard Adam on embeddings on JAX only")
+    X, y = _sequence_data()
+    params = dict(epochs=2, batch_size=16, shuffle=False, dtype="float32")
+    clf = SparseCEClassifier(
+        _build_lstm, optimizer=keras.optimizers.Adam(0.01), **params
+    ).fit(X, y)
+    reference = _build_lstm(5, 9, (12,))
+    reference.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    reference.fit(X, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for ours, theirs in zip(
+        clf.model_.get_weights(), reference.get_weights(), strict=True
+    ):
+        assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 _CONFIG = """
 import sys
@@ -17,6 +73,7 @@ import skce._engine._jax
 print("CONFIG", jax.config.jax_compilation_cache_dir,
       float(jax.config.jax_persistent_cache_min_compile_time_secs))
 """
+
 
 _FIT = """
 import sys

@@ -1,106 +1,18 @@
-"""Convergence stopping with MLPClassifier's tol and n_iter_no_change."""
+"""What a fit is: epochs='auto', partial fits and their schedule."""
 
 import warnings
 
 import keras
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
-from skce import SparseCEMLPClassifier
-from skce._engine import ConvergenceStopping
-
-
-def _stop_epoch(losses, tol, n_iter_no_change):
-    """Feed a loss curve to the stopping rule; return the epochs it ran."""
-    rule = ConvergenceStopping("loss", tol, n_iter_no_change, restore_best=False)
-    rule.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
-    rule.model.stop_training = False
-    for epoch, loss in enumerate(losses):
-        rule.on_epoch_end(epoch, {"loss": loss})
-        if rule.model.stop_training:
-            return epoch + 1
-    return len(losses)
-
-
-def test_rule_matches_mlpclassifier():
-    """Stops after more than n_iter_no_change epochs short of best - tol."""
-    # Improves by 1.0, then by 1e-5 per epoch (less than tol=1e-4).
-    curve = [10.0, 9.0] + [9.0 - 1e-5 * i for i in range(1, 30)]
-    # Epochs 3.. are no improvement; the 4th of them exceeds n_iter_no_change=3.
-    assert _stop_epoch(curve, tol=1e-4, n_iter_no_change=3) == 6
-    # With tol=0 every decrease counts as improvement: no stop.
-    assert _stop_epoch(curve, tol=0.0, n_iter_no_change=3) == len(curve)
-    # An improvement resets the count.
-    bumpy = [5.0, 5.0, 5.0, 4.0, 4.0, 4.0, 4.0, 4.0]
-    assert _stop_epoch(bumpy, tol=1e-4, n_iter_no_change=2) == 7
-
-
-def test_fit_stops_when_the_loss_plateaus(blobs):
-    """A converged fit stops before the bound, silently."""
-    X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = SparseCEMLPClassifier(
-            epochs=1000, learning_rate=0.05, tol=1e-3, random_state=0
-        ).fit(X, y)
-    assert 10 < clf.n_iter_ < 1000
-    assert len(clf.history_["loss"]) == clf.n_iter_
-
-
-def test_bound_reached_warns(blobs):
-    """Reaching epochs before converging raises a ConvergenceWarning."""
-    X, y = blobs
-    with pytest.warns(ConvergenceWarning, match="epochs=3 was reached"):
-        SparseCEMLPClassifier(epochs=3, random_state=0).fit(X, y)
-
-
-def test_none_trains_every_epoch_silently(blobs):
-    """n_iter_no_change=None trains exactly `epochs` epochs, without warning."""
-    X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = SparseCEMLPClassifier(
-            epochs=60, learning_rate=0.05, n_iter_no_change=None, random_state=0
-        ).fit(X, y)
-    assert clf.n_iter_ == 60
-
-
-def test_partial_fit_never_stops_nor_warns(blobs):
-    """partial_fit trains its one epoch with no convergence bookkeeping."""
-    X, y = blobs
-    clf = SparseCEMLPClassifier(epochs=1, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        for _ in range(3):
-            clf.partial_fit(X, y, classes=[0, 1, 2])
-    assert clf.n_iter_ == 3
-
-
-def test_early_stopping_restores_the_best_weights(blobs):
-    """With early_stopping the model ends at its lowest validation loss."""
-    X, y = blobs
-    clf = SparseCEMLPClassifier(
-        epochs=300,
-        learning_rate=0.3,  # high enough for the validation loss to wander
-        early_stopping=True,
-        validation_split=0.3,
-        n_iter_no_change=5,
-        random_state=0,
-    ).fit(X, y)
-    best = int(np.argmin(clf.history_["val_loss"]))
-    assert best < clf.n_iter_ - 1
-    # Scoring the held-out rows again gives the best epoch's loss.
-    again = SparseCEMLPClassifier(
-        epochs=best + 1,
-        learning_rate=0.3,
-        validation_split=0.3,
-        n_iter_no_change=None,
-        random_state=0,
-    ).fit(X, y)
-    assert_allclose(clf.predict_proba(X), again.predict_proba(X), rtol=1e-6)
+from skce import (
+    SparseCEMLPClassifier,
+)
+from tests._helpers import ESTIMATORS, fast, small
 
 
 class _LearningRates(keras.callbacks.Callback):
@@ -195,3 +107,54 @@ def test_auto_epochs_run_to_the_end_and_keep_a_users_schedule(blobs):
     ).fit(X, y)
     assert len(rates) == 100
     assert_allclose(rates[:3], [0.01 * 0.5 ** (e / 10) for e in (0, 1, 2)], rtol=1e-5)
+
+
+def blobs(n_classes, per_class, seed=0):
+    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
+    X, y = make_blobs(
+        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
+    )
+    return X, y
+
+
+parametrize_estimators = pytest.mark.parametrize(
+    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
+)
+
+
+@parametrize_estimators
+def test_partial_fit_twice_equals_two_epochs(Estimator):
+    """Two partial_fit calls on the full batch equal one fit of two epochs."""
+    X, y = blobs(3, 10)
+    params = dict(shuffle=False, batch_size=len(X))
+    once = small(Estimator, epochs=2, **params).fit(X, y)
+    twice = small(Estimator, **params)
+    twice.partial_fit(X, y, classes=np.unique(y)).partial_fit(X, y)
+    assert_allclose(twice.predict_proba(X), once.predict_proba(X), rtol=1e-10)
+    assert_allclose(twice.history_["loss"], once.history_["loss"], rtol=1e-10)
+    assert twice.n_iter_ == once.n_iter_ == 2
+
+
+def test_partial_fit_requires_classes_then_accumulates(blobs):
+    """partial_fit needs classes first, then adds one epoch per call."""
+    X, y = blobs
+    clf = SparseCEMLPClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:30], y[:30], classes=[0, 1, 2, 3])
+    clf.partial_fit(X[30:], y[30:])
+    assert clf.n_iter_ == 2
+    assert len(clf.history_["loss"]) == 2
+    assert_array_equal(clf.classes_, [0, 1, 2, 3])
+
+
+def test_partial_fit_holds_nothing_out_and_never_stops_early(blobs):
+    """partial_fit trains on the whole mini-batch: no split, no early stop."""
+    X, y = blobs
+    clf = fast(
+        SparseCEMLPClassifier, validation_split=0.5, early_stopping=True
+    ).partial_fit(X, y, classes=[0, 1, 2])
+    assert "val_loss" not in clf.history_
+    # The loss is over all 90 rows: the same as a fit on them with no split.
+    plain = fast(SparseCEMLPClassifier).partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.history_["loss"] == pytest.approx(plain.history_["loss"], rel=1e-12)

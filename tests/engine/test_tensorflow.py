@@ -1,0 +1,186 @@
+"""The TensorFlow backend: executors and gradients of embeddings."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from skce import SparseCEMLPClassifier
+
+
+def test_small_networks_train_on_the_single_threaded_executor(blobs, monkeypatch):
+    """On TensorFlow's CPU a small network's epochs run on the single-threaded
+    executor (faster for its many small operations), to the same weights."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's executors")
+    from skce._engine import _tensorflow as engine
+
+    X, y = blobs
+    X = X.astype(np.float32)
+
+    def fit(hidden=(8,)):
+        engine._EPOCH_CACHE.clear()
+        clf = SparseCEMLPClassifier(hidden, epochs=3, random_state=0).fit(X, y)
+        (key,) = list(engine._EPOCH_CACHE)
+        return clf, key[-1]
+
+    small, executor = fit()
+    assert executor == engine.SINGLE_THREADED
+    assert fit((8192,))[1] == ""  # 65,563 weights x 90 rows > SMALL_STEP
+    monkeypatch.setattr(engine, "SMALL_STEP", 0)
+    default, executor = fit()
+    assert executor == ""
+    for a, b in zip(
+        small.model_.get_weights(), default.model_.get_weights(), strict=True
+    ):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # Images and token ids keep the default executor whatever their size.
+    model, optimizer = small.model_, small.model_.optimizer
+    for x in (np.zeros((2, 4, 4, 1)), np.zeros((2, 4), int)):
+        assert engine._executor_for(model, optimizer, x, 1, own_network=True) == ""
+    # So do a user's network, and an optimizer skce does not name.
+    x = np.zeros((2, 4), np.float32)
+    assert engine._executor_for(model, optimizer, x, 1, own_network=False) == ""
+    scaled = keras.optimizers.LossScaleOptimizer(optimizer)
+    assert engine._executor_for(model, scaled, x, 1, own_network=True) == ""
+
+
+def test_single_threaded_epochs_run_on_one_thread(blobs):
+    """A small network's epoch really runs on the single-threaded executor:
+    four independent branches per step all run on one thread, where
+    TensorFlow's default executor spreads them over its thread pool."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's executors")
+    import threading
+    import time
+
+    import tensorflow as tf
+
+    from skce import _engine
+    from skce._engine import _tensorflow as engine
+
+    threads = []
+
+    def record(x):
+        threads.append(threading.get_ident())
+        time.sleep(0.002)  # releases the GIL: a pool would run a sibling now
+        return x
+
+    class Branches(keras.layers.Layer):
+        def call(self, x):
+            parts = [
+                tf.ensure_shape(tf.py_function(record, [x * (i + 1)], x.dtype), x.shape)
+                for i in range(4)
+            ]
+            return tf.add_n(parts)
+
+    X, y = blobs
+    X = X.astype(np.float32)
+    inputs = keras.Input((X.shape[1],))
+    out = keras.layers.Dense(3)(Branches()(keras.layers.Dense(4)(inputs)))
+    model = keras.Model(inputs, out)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    loss = _engine.SparseCELoss(from_logits=True, alpha=0.0, kernel_index=())
+    data = (
+        X,
+        y.astype(np.int32),
+        np.ones(len(X), np.float32),
+        np.zeros(len(X), np.int32),
+    )
+    engine._EPOCH_CACHE.clear()
+    with _engine.make_trainer(model, optimizer, loss, data, 10, ("branches",)) as t:
+        assert t._executor == engine.SINGLE_THREADED
+        t.epoch_on(t._device_data, np.arange(len(X)))
+    assert len(threads) == 4 * 9 and len(set(threads)) == 1
+    if tf.config.threading.get_inter_op_parallelism_threads() == 1:
+        return  # a pool of one thread: nothing to contrast the executor with
+    threads.clear()
+    with _engine.make_trainer(model, optimizer, loss, data, 10, None) as t:
+        assert t._executor == ""
+        t.epoch_on(t._device_data, np.arange(len(X)))
+    assert len(set(threads)) > 1
+
+
+def test_keras_tensorflow_optimizers_square_embedding_slices_one_by_one():
+    """Why skce sums an Embedding's gradient slices on TensorFlow before Adam.
+
+    Keras's TensorFlow optimizers square a tf.IndexedSlices gradient slice by
+    slice, so a token seen twice in a batch adds g**2 + g**2 to Adam's second
+    moment instead of (2 g)**2. If this starts failing, Keras has changed: the
+    summing in skce/_engine/_tensorflow.py may then be unnecessary.
+    """
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.IndexedSlices exist on the TensorFlow backend only")
+    import tensorflow as tf
+
+    from skce._engine._tensorflow import _summed
+
+    def second_moment(gradient):
+        variable = keras.Variable(np.zeros((3, 2), dtype="float32"))
+        optimizer = keras.optimizers.Adam(beta_2=0.5)
+        optimizer.build([variable])
+        optimizer.apply([gradient], [variable])
+        # Adam's second moments are private; read the one of this variable.
+        return keras.ops.convert_to_numpy(optimizer._velocities[0])[0, 0]
+
+    twice = tf.IndexedSlices(
+        tf.ones((2, 2)), tf.constant([0, 0]), dense_shape=tf.constant([3, 2])
+    )
+    assert second_moment(twice) == pytest.approx(0.5 * (1 + 1))  # Keras
+    assert second_moment(_summed(twice)) == pytest.approx(0.5 * 2**2)  # skce
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+_SCRIPT = """
+import pickle, sys, warnings
+sys.path.insert(0, {root!r})
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+from skce import SparseCEMLPClassifier
+
+warnings.simplefilter("ignore")
+X, y = make_classification(150, 8, n_classes=3, n_informative=5, random_state=0)
+params = dict(epochs=1, n_iter_no_change=None, random_state=0)
+for h in range(4, 12):  # eight architectures in a row
+    SparseCEMLPClassifier((h,), **params).fit(X, y).predict_proba(X)
+grid = {{"hidden_layer_sizes": [(3,), (5,), (6,), (7,), (3, 3), (5, 2)]}}
+search = GridSearchCV(SparseCEMLPClassifier(**params), grid, cv=3).fit(X, y)
+for h in range(12, 18):
+    clf = SparseCEMLPClassifier((h,), **params).fit(X, y)
+    pickle.loads(pickle.dumps(clf)).predict(X)
+try:
+    import skops.io as sio
+except ImportError:
+    sio = None
+for h in range(18, 24) if sio is not None else ():
+    dumped = sio.dumps(SparseCEMLPClassifier((h,), **params).fit(X, y))
+    sio.loads(dumped, trusted=sio.get_untrusted_types(data=dumped)).predict(X)
+print("DONE")
+"""
+
+
+def test_many_architectures_searches_and_round_trips_warn_nothing():
+    """Fits of 8 architectures, a search, pickle and skops: no WARNING:tensorflow.
+
+    TensorFlow warns when one function retraces often; skce's one function
+    per architecture and per fitted model must not read as such.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT.format(root=ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "DONE" in result.stdout
+    warned = [
+        line for line in result.stderr.splitlines() if "WARNING:tensorflow" in line
+    ]
+    assert not warned, warned
