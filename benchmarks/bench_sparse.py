@@ -104,11 +104,15 @@ def _tfidf(task):
     texts, plays, speakers = _speeches()
     labels = plays
     if task == "speaker":
-        names, counts = np.unique(speakers, return_counts=True)
+        # A speaker is a character of one play: names recur across plays.
+        who = [
+            f"{play}/{speaker}" for play, speaker in zip(plays, speakers, strict=True)
+        ]
+        names, counts = np.unique(who, return_counts=True)
         keep = set(names[counts >= 20])
-        chosen = [i for i, s in enumerate(speakers) if s in keep]
+        chosen = [i for i, s in enumerate(who) if s in keep]
         texts = [texts[i] for i in chosen]
-        labels = [f"{plays[i]}/{speakers[i]}" for i in chosen]
+        labels = [who[i] for i in chosen]
     Xtr, Xte, ytr, yte = _split(texts, labels)
     vec = TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32)
     return vec.fit_transform(Xtr), vec.transform(Xte), np.array(ytr), np.array(yte)
