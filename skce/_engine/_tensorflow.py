@@ -46,6 +46,9 @@ _EPOCH_CACHE = LRUCache()
 # less time per epoch for seed 002's 50-unit MLP on a 2-core CPU, while a
 # 256-unit layer on 64 features (4e6) is already faster on the default one.
 SMALL_STEP = 2_000_000
+# Networks whose weights and optimizer state take more bytes than this are
+# traced on themselves for their own fit, not on a cached private copy.
+SHARED_TRACE_BYTES = 256 << 20
 SINGLE_THREADED = "SINGLE_THREADED_EXECUTOR"
 
 
@@ -202,6 +205,10 @@ class TensorFlowTrainer(Trainer):
             own_network=architecture_key is not None,
         )
         key = fit_key(model, optimizer, loss, data, architecture_key)
+        if key is not None and _state_bytes(model, optimizer) > SHARED_TRACE_BYTES:
+            # A private copy to trace on, kept in the cache, would double the
+            # memory of a network this large: it is traced itself instead.
+            key = None
         if key is not None:
             key = (*key, self._executor)
         traced = _EPOCH_CACHE.lookup(key)
@@ -352,6 +359,14 @@ def _check_dense(x):
             "takes dense X. Pass distribution=None, or X.toarray() if it fits "
             "in memory."
         )
+
+
+def _state_bytes(model, optimizer) -> int:
+    """Bytes of the weights and optimizer state a fit trains."""
+    return sum(
+        int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+        for v in _variables(model, optimizer)
+    )
 
 
 def _variables(model, optimizer) -> list:

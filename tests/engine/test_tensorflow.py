@@ -184,3 +184,29 @@ def test_many_architectures_searches_and_round_trips_warn_nothing():
         line for line in result.stderr.splitlines() if "WARNING:tensorflow" in line
     ]
     assert not warned, warned
+
+
+def test_large_networks_are_traced_on_themselves(blobs, monkeypatch):
+    """A network over SHARED_TRACE_BYTES trains without a cached private copy,
+    to the weights of the cached path."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trace cache")
+    from skce._engine import _tensorflow as engine
+
+    X, y = blobs
+    X = X.astype(np.float32)
+
+    def fit():
+        engine._EPOCH_CACHE.clear()
+        clf = SparseCEMLPClassifier((8,), epochs=3, random_state=0).fit(X, y)
+        return clf, len(engine._EPOCH_CACHE)
+
+    cached, entries = fit()
+    assert entries == 1
+    monkeypatch.setattr(engine, "SHARED_TRACE_BYTES", 0)
+    large, entries = fit()
+    assert entries == 0
+    for a, b in zip(
+        cached.model_.get_weights(), large.model_.get_weights(), strict=True
+    ):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)
