@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 
-from tests._helpers import ESTIMATORS  # noqa: E402
+from tests._helpers import ESTIMATORS, X, Y, small  # noqa: E402
 
 
 @pytest.fixture
@@ -30,3 +30,16 @@ def Estimator(request):
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(scope="module")
+def fitted_cache():
+    return {}
+
+
+@pytest.fixture
+def fitted(Estimator, fitted_cache):
+    """A fitted estimator of each class, shared by tests that only read it."""
+    if Estimator not in fitted_cache:
+        fitted_cache[Estimator] = small(Estimator).fit(X, Y)
+    return fitted_cache[Estimator]

@@ -192,14 +192,6 @@ def test_mixed_precision_trains_and_predicts(dtype, blobs):
     )
 
 
-@pytest.fixture
-def fitted(Estimator, fitted_cache):
-    """A fitted estimator of each class, shared by tests that only read it."""
-    if Estimator not in fitted_cache:
-        fitted_cache[Estimator] = small(Estimator).fit(X, Y)
-    return fitted_cache[Estimator]
-
-
 # (parameter, value, error): out of range is a ValueError, a wrong type a
 # TypeError. A tuple holding a wrong element is a bad value of the tuple.
 COMMON_PARAMS = [

@@ -207,19 +207,6 @@ def test_integer_X_to_a_float_model_is_cast(rng):
     assert clf.predict(X).shape == (30,)
 
 
-@pytest.fixture(scope="module")
-def fitted_cache():
-    return {}
-
-
-@pytest.fixture
-def fitted(Estimator, fitted_cache):
-    """A fitted estimator of each class, shared by tests that only read it."""
-    if Estimator not in fitted_cache:
-        fitted_cache[Estimator] = small(Estimator).fit(X, Y)
-    return fitted_cache[Estimator]
-
-
 FIT_CASES = [
     # X
     pytest.param(
