@@ -13,6 +13,7 @@ from jax.experimental import sparse as jax_sparse
 from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._keys import sample_keys
+from skce._engine._rows import rows_independent
 from skce._engine._sparse import SparseRows, nnz_bound
 from skce._engine._trainer import (
     SharedForward,
@@ -82,8 +83,17 @@ class _Bound:
             self.model = self.optimizer = None
 
 
-def _build_epoch(bound, loss, n_samples, batch_size, distribution=None, sparse=None):
-    """Jitted epoch and step functions; ``sparse`` is ``(n_cols, nnz)`` for sparse X."""
+def _build_epoch(
+    bound, loss, n_samples, batch_size, distribution=None, sparse=None, pads=False
+):
+    """Jitted epoch and step functions; ``sparse`` is ``(n_cols, nnz)`` for sparse X.
+
+    A step takes the rows ``idx`` and a boolean ``valid`` per row: a row not
+    valid weighs zero (and, of sparse X, holds no values). With ``pads`` (a
+    network that computes each row from that row alone) the epoch's short
+    last batch is filled up to ``batch_size`` with such rows and runs inside
+    the scan, so the step is traced once per epoch, not twice.
+    """
 
     def objective(tv, ntv, ov, xb, yb, wb, kb):
         with sample_keys(kb):
@@ -104,9 +114,12 @@ def _build_epoch(bound, loss, n_samples, batch_size, distribution=None, sparse=N
 
     grad_fn = jax.grad(objective, has_aux=True)
 
-    def step(state, data, idx):
+    def step(state, data, idx, valid):
         tv, ntv, ov = state
-        batch = [_take(a, idx, sparse) for a in data]
+        batch = [_take(a, idx, sparse, valid) for a in data]
+        # The loss is the weighted mean sum(w * ce) / sum(w): a row of weight
+        # zero adds exact zeros to it and to the gradient.
+        batch[2] = jnp.where(valid, batch[2], jnp.zeros_like(batch[2]))
         if distribution is not None:
             # Data parallelism: the batch is split over the mesh's batch axis
             # and the replicated weights' gradients are summed by XLA, so the
@@ -123,39 +136,50 @@ def _build_epoch(bound, loss, n_samples, batch_size, distribution=None, sparse=N
         return (tv, ntv, ov), row
 
     n_full, rest = divmod(n_samples, batch_size)
+    n_padding = 0
+    if pads and rest:
+        n_full, rest, n_padding = n_full + 1, 0, batch_size - rest
 
     def epoch(state, data, perm):
         w = data[2]
         totals = jnp.zeros((3,), dtype=w.dtype)
+        if n_padding:
+            # Any rows serve as padding (they weigh nothing): the first ones.
+            perm = jnp.concatenate([perm, perm[:n_padding]])
+        valid = jnp.arange(len(perm)) < n_samples
         if n_full:
-            batches = perm[: n_full * batch_size].reshape(n_full, batch_size)
             state, rows = jax.lax.scan(
-                lambda s, idx: step(s, data, idx), state, batches
+                lambda s, batch: step(s, data, *batch),
+                state,
+                (
+                    perm[: n_full * batch_size].reshape(n_full, batch_size),
+                    valid[: n_full * batch_size].reshape(n_full, batch_size),
+                ),
             )
             totals = totals + rows.sum(axis=0)
         if rest:
-            state, row = step(state, data, perm[n_full * batch_size :])
+            tail = slice(n_full * batch_size, None)
+            state, row = step(state, data, perm[tail], valid[tail])
             totals = totals + row
         return state, totals
 
-    def batch(state, data, idx):
-        return step(state, data, idx)
-
-    return jax.jit(epoch, donate_argnums=0), jax.jit(batch, donate_argnums=0)
+    return jax.jit(epoch, donate_argnums=0), jax.jit(step, donate_argnums=0)
 
 
-def _take(a, idx, sparse):
+def _take(a, idx, sparse, valid):
     """Rows ``idx`` of a device array; of sparse X, as a ``BCOO`` batch.
 
     The CSR rows are laid out in ``nnz`` slots (a fixed size, as jit needs):
     their stored values first, then slots of value zero at position (0, 0).
+    Rows not ``valid`` (padding) hold no stored values, so they never need
+    more slots than the batch's real rows.
     """
     if not isinstance(a, tuple):
         return a[idx]
     n_cols, nnz = sparse
     indptr, indices, data = a
     starts = indptr[idx]
-    counts = indptr[idx + 1] - starts
+    counts = jnp.where(valid, indptr[idx + 1] - starts, 0)
     ends = jnp.cumsum(counts)
     rows = jnp.repeat(
         jnp.arange(idx.shape[0], dtype=jnp.int32), counts, total_repeat_length=nnz
@@ -233,6 +257,9 @@ class JaxTrainer(Trainer):
         if self._key is not None and self._distribution is not None:
             self._key = (*self._key, _mesh_key(self._distribution))
         self._by_step = _convolves_on_cpu(model)
+        self._pads = rows_independent(model)
+        if self._key is not None:
+            self._key = (*self._key, self._pads)
         self._compiled = {}
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
 
@@ -254,6 +281,7 @@ class JaxTrainer(Trainer):
                     min(self.batch_size, n_samples),
                     self._distribution,
                     sparse,
+                    self._pads,
                 )
                 cached = (bound, epoch, batch)
                 _EPOCH_CACHE.store(key, cached)
@@ -324,7 +352,7 @@ class JaxTrainer(Trainer):
             if self._by_step:
                 state, totals = self._state(), 0.0
                 for idx in self.batches(perm):
-                    state, row = batch_fn(state, data, jnp.asarray(idx, jnp.int32))
+                    state, row = batch_fn(state, data, *self._padded(idx))
                     totals = totals + row
             else:
                 state, totals = epoch_fn(
@@ -337,9 +365,17 @@ class JaxTrainer(Trainer):
         sparse = self._sparse(data, idx)
         bound, _, batch_fn = self._functions(self.n_samples, sparse)
         with bound.to(self.model, self.optimizer):
-            state, totals = batch_fn(self._state(), data, jnp.asarray(idx, jnp.int32))
+            state, totals = batch_fn(self._state(), data, *self._padded(idx))
         self._store(state)
         return np.asarray(totals)
+
+    def _padded(self, idx):
+        """A step's rows and their validity; a short batch filled up to
+        ``batch_size`` with rows of weight zero where the network allows."""
+        n_padding = self.batch_size - len(idx) if self._pads else 0
+        idx = np.concatenate([idx, idx[:1].repeat(n_padding)]).astype(np.int32)
+        valid = np.arange(len(idx)) < len(idx) - n_padding
+        return jnp.asarray(idx), jnp.asarray(valid)
 
 
 def data_parallel_in_force():
