@@ -70,6 +70,10 @@ class SampleKeyedDropout(keras.layers.Layer):
         Seed of the hash.
     """
 
+    # Each row's mask comes from its own key: padding a batch with other rows
+    # changes nothing for it (read by the engine, see _engine/_rows.py).
+    rows_independent = True
+
     def __init__(self, rate, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.rate = float(rate)

@@ -1,7 +1,5 @@
 """Whether a network's training step treats every row of its batch on its own."""
 
-import functools
-
 import keras
 
 # Keras layers whose training-mode output for a row depends on that row alone
@@ -55,12 +53,15 @@ _KERAS_ROW_WISE = (
 )
 
 
-@functools.cache
-def _row_wise() -> tuple:
-    # Imported here: skce._layers imports the engine.
-    from skce._layers import SampleKeyedDropout
+def _row_wise(layer) -> bool:
+    """Whether ``layer`` is listed above, or its class declares itself row-wise.
 
-    return (*_KERAS_ROW_WISE, SampleKeyedDropout)
+    A layer class of skce's own says so with a class attribute
+    ``rows_independent = True`` (read from the class itself, so a subclass
+    that may override ``call`` does not inherit it).
+    """
+    cls = type(layer)
+    return cls in _KERAS_ROW_WISE or vars(cls).get("rows_independent", False)
 
 
 def rows_independent(model) -> bool:
@@ -68,7 +69,7 @@ def rows_independent(model) -> bool:
 
     Then padding a short mini-batch with rows of weight zero changes nothing
     for its real rows (see ``JaxTrainer``). True only for a Sequential or
-    functional model built from the layers listed above, none with an
+    functional model built from row-wise layers (see ``_row_wise``), none with an
     activity regularizer (its loss sums over the batch's rows).
     """
     if type(model) not in (keras.Sequential, keras.Model) and not _functional(model):
@@ -76,7 +77,7 @@ def rows_independent(model) -> bool:
     stack = list(model.layers)
     while stack:
         layer = stack.pop()
-        if type(layer) not in _row_wise() or layer.activity_regularizer is not None:
+        if not _row_wise(layer) or layer.activity_regularizer is not None:
             return False
         stack.extend(
             inner
