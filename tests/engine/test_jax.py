@@ -64,7 +64,8 @@ def test_sequence_adam_matches_keras_fit_on_jax():
         assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: tests/engine/ is two folders below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 _CONFIG = """

@@ -20,7 +20,8 @@ from skce._config import get_data_budget, set_data_budget
 from skce._engine import HostRows, is_memory_mapped
 from skce._inputs import check_token_ids
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: tests/engine/ is two folders below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -119,9 +120,6 @@ def test_memmap_fit_stays_off_anonymous_memory(tmp_path):
     assert grown < size / 4, (grown, size)
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 _SCRIPT = """
 import sys, threading, time
 import numpy as np
@@ -171,11 +169,15 @@ for dtype in ("float32", "uint8", "int16", "float16"):
 
 
 def test_memmap_of_any_dtype_streams_at_the_default_budget(tmp_path):
-    """Fit and predict on a 400 MB memmap grow anonymous memory < 10 %.
+    """Fit and predict on a 400 MB memmap never read it whole.
 
-    At the default data budget (a quarter of RAM, larger than X), for
-    float32, uint8, int16 and float16 files (the last three trained in
-    float64): none is read, cast or gathered whole.
+    At the default data budget (a quarter of RAM, larger than X): a float32
+    file grows anonymous memory by less than 10 % of its size. uint8, int16
+    and float16 files train in float64, so each streamed segment and
+    prediction chunk takes up to 8 times the bytes of its rows on disk (and
+    a uint8 file holds 4 times the rows, each with its label, weight and
+    key): they grow less than 25 % of the file, where a whole read or cast
+    would grow more than the file itself.
     """
     script = _SCRIPT.format(root=ROOT, path=str(tmp_path / "X.dat"))
     out = subprocess.run(
@@ -184,7 +186,8 @@ def test_memmap_of_any_dtype_streams_at_the_default_budget(tmp_path):
     results = [line.split()[1:] for line in out.splitlines() if "RESULT" in line]
     assert len(results) == 4, out
     for dtype, grown, size in results:
-        assert float(grown) < float(size) / 10, (dtype, grown, size, results)
+        share = 0.10 if dtype == "float32" else 0.25
+        assert float(grown) < float(size) * share, (dtype, grown, size, results)
 
 
 def _memmap(path, array):

@@ -135,7 +135,8 @@ def test_keras_tensorflow_optimizers_square_embedding_slices_one_by_one():
     assert second_moment(_summed(twice)) == pytest.approx(0.5 * 2**2)  # skce
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: tests/engine/ is two folders below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 _SCRIPT = """
