@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -244,12 +243,6 @@ FIT_CASES = [
         ValueError,
         r"0 feature\(s\)",
         id="X-zero-features",
-    ),
-    pytest.param(
-        lambda: {"X": sp.csr_matrix(X), "y": Y},
-        TypeError,
-        "Sparse data was passed for X",
-        id="X-sparse",
     ),
     pytest.param(
         lambda: {"X": X + 1j, "y": Y},
