@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_digits
@@ -65,3 +66,20 @@ def test_finite_values_whose_sum_overflows_are_accepted(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert clf.predict(row).shape == (1,)
+
+
+def test_one_row_of_the_wrong_width_is_rejected(digits):
+    """predict checks n_features on a single NumPy row, as scikit-learn does."""
+    X, y = digits
+    clf = _fitted(X, y, sparse=False)
+    with pytest.raises(ValueError, match="X has 63 features"):
+        clf.predict(X[:1, :63])
+
+
+def test_one_row_without_the_fitted_feature_names_warns(digits):
+    """A NumPy row for a model fitted on a DataFrame gets scikit-learn's warning."""
+    X, y = digits
+    columns = [f"pixel{i}" for i in range(X.shape[1])]
+    clf = _fitted(pd.DataFrame(X, columns=columns), y, sparse=False)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(X[:1])
