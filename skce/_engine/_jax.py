@@ -172,7 +172,7 @@ def _take(a, idx, sparse):
 
 def _to_tensor(x):
     """Inference rows as jit takes them: a NumPy array as it is (jit's own
-    conversion costs a fraction of ``jnp.asarray``'s, a third of a one-row
+    conversion costs a fraction of what ``jnp.asarray`` adds to a one-row
     call), ``SparseRows`` as a ``BCOO`` whose stored values are padded to a
     power of two, so that jit compiles few shapes."""
     if not isinstance(x, SparseRows):

@@ -430,6 +430,9 @@ def compile_forward(model, fn):
     (weights as arguments); else it is traced on ``model`` itself.
     """
     if model is None:
+        # Not XLA: jit_compile=True takes another 0.1 ms off a one-row call,
+        # but compiles once per number of rows (about 90 ms each) and gives
+        # a row answers that differ from the batched ones in the last bits.
         return BoundForward(
             fn, lambda forward: _function(forward, autograph=False), _sparse_tensor
         )
