@@ -60,7 +60,6 @@ def accelerator():
 _GLOBAL_DTYPE_LOCK = threading.RLock()
 
 
-@contextlib.contextmanager
 def precision(dtype: str, *, build: bool = True):
     """Run models in ``dtype`` (a float type or mixed policy); with ``build``,
     also build them in it.
@@ -74,15 +73,25 @@ def precision(dtype: str, *, build: bool = True):
     # Set the backend up before any model exists: it configures the
     # backend's thread pools, which is possible only before they start.
     backend = active()
+    if build:
+        return _building(backend, dtype)
+    # Without a generator or an exit stack: inference runs this per call.
+    if backend.scoped_float64 and dtype == "float64":
+        return backend.float64_scope()
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _building(backend, dtype: str):
+    """``precision(dtype)`` with ``build=True``."""
     with contextlib.ExitStack() as stack:
         if backend.scoped_float64 and dtype == "float64":
             stack.enter_context(backend.float64_scope())
-        if build:
-            stack.enter_context(_GLOBAL_DTYPE_LOCK)
-            floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-            # A mixed policy keeps float32 variables (Keras's floatx).
-            keras.config.set_floatx("float32" if dtype.startswith("mixed") else dtype)
-            keras.config.set_dtype_policy(dtype)
-            stack.callback(keras.config.set_dtype_policy, policy)
-            stack.callback(keras.config.set_floatx, floatx)
+        stack.enter_context(_GLOBAL_DTYPE_LOCK)
+        floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+        # A mixed policy keeps float32 variables (Keras's floatx).
+        keras.config.set_floatx("float32" if dtype.startswith("mixed") else dtype)
+        keras.config.set_dtype_policy(dtype)
+        stack.callback(keras.config.set_dtype_policy, policy)
+        stack.callback(keras.config.set_floatx, floatx)
         yield

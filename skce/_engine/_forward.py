@@ -56,7 +56,8 @@ def forward(
             # Round the last chunk up to a power of two so that jit compiles a
             # handful of shapes, not one per input length.
             size = min(rows, 1 << (n - 1).bit_length())
-            chunk = [_pad_rows(c, size) for c in chunk]
+            if size != n:
+                chunk = [_pad_rows(c, size) for c in chunk]
         part = backend.call_forward(model, compiled, *chunk)
         if reduce == "sum":
             total = part if total is None else total + part

@@ -1,5 +1,6 @@
 """What every backend trainer shares."""
 
+import contextlib
 import inspect
 import threading
 
@@ -133,16 +134,32 @@ class SharedForward:
         self._compiled = compile(forward)
 
     def __call__(self, model, x, *extra):
+        args = (*weights(model), self._to_tensor(x), *extra)
+        # try/finally rather than ``tracing``'s generator: this runs on every
+        # call, where a one-row prediction counts microseconds.
         self._local.model = model
         try:
-            return self._compiled(
-                [v.value for v in model.trainable_variables],
-                [v.value for v in model.non_trainable_variables],
-                self._to_tensor(x),
-                *extra,
-            )
+            return self._compiled(*args)
         finally:
             self._local.model = None
+
+    @contextlib.contextmanager
+    def tracing(self, model):
+        """Trace on ``model`` should the compiled function trace in this block."""
+        self._local.model = model
+        try:
+            yield
+        finally:
+            self._local.model = None
+
+
+def weights(model) -> tuple:
+    """A model's trainable and non-trainable weights, as ``stateless_call``
+    takes them."""
+    return (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+    )
 
 
 def scale_loss(optimizer, loss):
