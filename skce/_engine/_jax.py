@@ -94,6 +94,13 @@ def _build_epoch(
     last batch is filled up to ``batch_size`` with such rows and runs inside
     the scan, so the step is traced once per epoch, not twice.
     """
+    step = _step_function(bound, loss, distribution, sparse)
+    epoch = _epoch_function(step, n_samples, batch_size, pads)
+    return jax.jit(epoch, donate_argnums=0), jax.jit(step, donate_argnums=0)
+
+
+def _step_function(bound, loss, distribution, sparse):
+    """One optimizer step on the rows ``idx`` of the device data."""
 
     def objective(tv, ntv, ov, xb, yb, wb, kb):
         with sample_keys(kb):
@@ -135,6 +142,11 @@ def _build_epoch(
         row = loss.totals(value, weight_sum, correct).astype(data[2].dtype)
         return (tv, ntv, ov), row
 
+    return step
+
+
+def _epoch_function(step, n_samples, batch_size, pads):
+    """``step`` over the whole batches of a permutation, in one ``lax.scan``."""
     n_full, rest = divmod(n_samples, batch_size)
     n_padding = 0
     if pads and rest:
@@ -163,7 +175,7 @@ def _build_epoch(
             totals = totals + row
         return state, totals
 
-    return jax.jit(epoch, donate_argnums=0), jax.jit(step, donate_argnums=0)
+    return epoch
 
 
 def _take(a, idx, sparse, valid):
