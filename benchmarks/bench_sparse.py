@@ -225,7 +225,7 @@ def _report(rows, env):
         f"Backend: {env['backend']}. One hidden layer of {HIDDEN} units, "
         f"{EPOCHS} epochs, batch {BATCH}, TF-IDF (sublinear tf, min_df=2, float32).",
         "",
-        "## Which play (27 classes)",
+        f"## Which play ({play['n_classes']} plays in the training split)",
         "",
         f"{play['n_samples']} training speeches x {play['n_features']} terms.",
         "",
