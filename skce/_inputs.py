@@ -78,13 +78,18 @@ def row_blocks(X):
 FLOATS = (np.float64, np.float32)
 
 
+class SparseLabelsError(TypeError, ValueError):
+    """Labels given as a scipy sparse matrix: a wrong type of a value."""
+
+
 def check_dense_y(y) -> None:
     """Reject sparse labels, naming the fix."""
     if sp.issparse(y):
-        raise ValueError(
+        raise SparseLabelsError(
             f"y is a scipy sparse matrix of shape {y.shape}; skce takes labels "
-            "as a dense array of shape (n_samples,). Pass "
-            "np.asarray(y.todense()).ravel()."
+            "as a dense array, of shape (n_samples,) or, per position, "
+            "(n_samples, n_outputs). Pass y.toarray() (raveled for one label "
+            "per sample: y.toarray().ravel())."
         )
 
 

@@ -23,6 +23,10 @@ class BoundForward(SharedForward):
 
     def __call__(self, model, x, *extra):
         trainable, non_trainable = weights(model)
+        if any(isinstance(w, tf.distribute.DistributedValues) for w in trainable):
+            # A strategy's mirrored weights are not the plain variables a
+            # concrete function was traced for: tf.function matches them.
+            return super().__call__(model, x, *extra)
         key = (
             len(trainable),
             len(non_trainable),
