@@ -1,6 +1,8 @@
 """Estimators and data that several test modules share."""
 
+import keras
 import numpy as np
+import pytest
 from sklearn.datasets import make_blobs
 
 from skce import (
@@ -33,6 +35,18 @@ SMALL = {
 
 X, Y = make_blobs(n_samples=30, n_features=4, centers=3, random_state=0)
 
+parametrize_estimators = pytest.mark.parametrize(
+    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
+)
+
+
+def blobs_of(n_classes, per_class, seed=0):
+    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
+    X, y = make_blobs(
+        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
+    )
+    return X, y
+
 
 def fast(Estimator, **params):
     """An estimator with few epochs, for tests that need a fit, not accuracy."""
@@ -51,3 +65,30 @@ def replaced(a, index, value, dtype=None):
     a = np.array(a, dtype=dtype)
     a[index] = value
     return a
+
+
+def sequence_data():
+    """Token sequences and per-position labels a small LSTM can learn."""
+    rng = np.random.RandomState(0)
+    X = rng.randint(1, 9, (64, 12))
+    return X, (X + np.roll(X, 1, axis=1)) % 5
+
+
+def build_lstm(n_classes_, vocabulary_size_, input_shape):
+    """An Embedding, an LSTM and per-timestep logits, with seeded weights."""
+    inputs = keras.Input(input_shape, dtype="int32")
+    x = keras.layers.Embedding(
+        vocabulary_size_,
+        8,
+        embeddings_initializer=keras.initializers.RandomUniform(seed=1),
+    )(inputs)
+    x = keras.layers.LSTM(
+        16,
+        return_sequences=True,
+        kernel_initializer=keras.initializers.GlorotUniform(2),
+        recurrent_initializer=keras.initializers.Orthogonal(seed=3),
+    )(x)
+    out = keras.layers.Dense(
+        n_classes_, kernel_initializer=keras.initializers.GlorotUniform(4)
+    )(x)
+    return keras.Model(inputs, out)

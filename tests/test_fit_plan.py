@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skce import (
     SparseCEMLPClassifier,
 )
-from tests._helpers import ESTIMATORS, fast, small
+from tests._helpers import blobs_of, fast, parametrize_estimators, small
 
 
 class _LearningRates(keras.callbacks.Callback):
@@ -109,23 +109,10 @@ def test_auto_epochs_run_to_the_end_and_keep_a_users_schedule(blobs):
     assert_allclose(rates[:3], [0.01 * 0.5 ** (e / 10) for e in (0, 1, 2)], rtol=1e-5)
 
 
-def blobs(n_classes, per_class, seed=0):
-    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
-    X, y = make_blobs(
-        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
-    )
-    return X, y
-
-
-parametrize_estimators = pytest.mark.parametrize(
-    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
-)
-
-
 @parametrize_estimators
 def test_partial_fit_twice_equals_two_epochs(Estimator):
     """Two partial_fit calls on the full batch equal one fit of two epochs."""
-    X, y = blobs(3, 10)
+    X, y = blobs_of(3, 10)
     params = dict(shuffle=False, batch_size=len(X))
     once = small(Estimator, epochs=2, **params).fit(X, y)
     twice = small(Estimator, **params)

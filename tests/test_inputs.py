@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import make_blobs
 
 from skce import (
     SparseCEClassifier,
@@ -16,7 +15,15 @@ from skce import (
     SparseCERNNClassifier,
 )
 from skce._inputs import embedding_vocabulary, takes_token_ids
-from tests._helpers import ESTIMATORS, FLAT, X, Y, replaced, small
+from tests._helpers import (
+    FLAT,
+    X,
+    Y,
+    blobs_of,
+    parametrize_estimators,
+    replaced,
+    small,
+)
 
 rng = np.random.RandomState(0)
 TOKENS = rng.randint(1, 6, (40, 8))
@@ -456,19 +463,6 @@ def test_predict_with_other_feature_names(Estimator, columns):
 FEW = settings(max_examples=5, deadline=None, derandomize=True)
 
 
-def blobs(n_classes, per_class, seed=0):
-    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
-    X, y = make_blobs(
-        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
-    )
-    return X, y
-
-
-parametrize_estimators = pytest.mark.parametrize(
-    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
-)
-
-
 def _as_dtype(X, dtype):
     if dtype == "bool":
         return X > X.mean(axis=0)
@@ -498,7 +492,7 @@ def _read_only_memmap(X, directory):
 )
 def test_any_numeric_layout_fits(Estimator, dtype, order, memmap, tmp_path_factory):
     """X of any numeric dtype, C or F order, or read-only memmap fits and predicts."""
-    X, y = blobs(3, 8)
+    X, y = blobs_of(3, 8)
     X = np.asarray(_as_dtype(X, dtype), order=order)
     if memmap:
         X = _read_only_memmap(X, tmp_path_factory.mktemp("memmap"))
@@ -519,7 +513,7 @@ def test_any_numeric_layout_fits(Estimator, dtype, order, memmap, tmp_path_facto
 )
 def test_tiny_data(Estimator, n_classes, per_class, seed):
     """One or two samples per class are enough to fit and predict."""
-    X, y = blobs(n_classes, per_class, seed)
+    X, y = blobs_of(n_classes, per_class, seed)
     clf = small(Estimator).fit(X, y)
     proba = clf.predict_proba(X)
     assert proba.shape == (len(y), n_classes)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import skops.io as sio
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import make_blobs
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -23,7 +22,7 @@ from skce import (
     SparseCERNNClassifier,
 )
 from skce._persistence import STATE_KEY
-from tests._helpers import ESTIMATORS, fast, small
+from tests._helpers import ESTIMATORS, blobs_of, fast, parametrize_estimators, small
 
 
 def _joblib(clf, tmp_path):
@@ -197,19 +196,6 @@ def test_lambda_layer_fails_to_save_with_clear_error(blobs):
 REPO = Path(__file__).resolve().parents[1]
 
 
-def blobs(n_classes, per_class, seed=0):
-    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
-    X, y = make_blobs(
-        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
-    )
-    return X, y
-
-
-parametrize_estimators = pytest.mark.parametrize(
-    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
-)
-
-
 @pytest.fixture(autouse=True)
 def keras_float_settings():
     """Give every test Keras's float settings as they were, whatever it did."""
@@ -239,7 +225,7 @@ print(keras.backend.backend())
 
 def test_pickle_loads_in_fresh_process(tmp_path):
     """An estimator pickled here predicts identically in a new interpreter."""
-    X, y = blobs(3, 10)
+    X, y = blobs_of(3, 10)
     np.save(tmp_path / "X.npy", X)
     expected = {}
     for Estimator in ESTIMATORS:
@@ -265,7 +251,7 @@ def test_pickle_loads_in_fresh_process(tmp_path):
 @parametrize_estimators
 def test_model_saves_as_keras_file(Estimator, tmp_path):
     """model_ saves to .keras and loads back with the same outputs."""
-    X, y = blobs(3, 10)
+    X, y = blobs_of(3, 10)
     # float32: a float64 model needs x64 mode to run outside skce on JAX.
     X = X.astype(np.float32)
     clf = small(Estimator).fit(X, y)

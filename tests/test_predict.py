@@ -11,26 +11,13 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_digits, make_blobs
+from sklearn.datasets import load_digits
 
 from skce import SparseCEClassifier, SparseCEMLPClassifier
-from tests._helpers import ESTIMATORS, fast, small
+from tests._helpers import blobs_of, fast, parametrize_estimators, small
 
 # Each example is a fit: few examples, no deadline, the same examples every run.
 FEW = settings(max_examples=5, deadline=None, derandomize=True)
-
-
-def blobs(n_classes, per_class, seed=0):
-    """``per_class`` samples of each of ``n_classes`` blobs in four features."""
-    X, y = make_blobs(
-        n_samples=[per_class] * n_classes, n_features=4, random_state=seed
-    )
-    return X, y
-
-
-parametrize_estimators = pytest.mark.parametrize(
-    "Estimator", ESTIMATORS, ids=lambda e: e.__name__
-)
 
 
 _no_nul = st.characters(blacklist_characters="\x00")
@@ -65,7 +52,7 @@ LABEL_SETS = st.one_of(
 @given(labels=LABEL_SETS, strided=st.booleans())
 def test_predict_returns_labels_of_y(Estimator, labels, strided):
     """Any label set trains, and predict returns labels of classes_ in y's kind."""
-    X, index = blobs(len(labels), 6)
+    X, index = blobs_of(len(labels), 6)
     y = labels[index]
     if strided:
         X, y = np.repeat(X, 2, axis=0)[::2], np.repeat(y, 2)[::2]
@@ -84,7 +71,7 @@ def test_predict_returns_labels_of_y(Estimator, labels, strided):
 @given(n_classes=st.integers(30, 60))
 def test_many_classes(Estimator, n_classes):
     """Dozens of classes of two samples each give one column per class."""
-    X, y = blobs(n_classes, 2)
+    X, y = blobs_of(n_classes, 2)
     clf = small(Estimator).fit(X, y)
     assert_array_equal(clf.classes_, np.arange(n_classes))
     proba = clf.predict_proba(X)
@@ -97,7 +84,7 @@ def test_many_classes(Estimator, n_classes):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_concurrent_inference_matches_serial(Estimator, dtype):
     """Four threads predicting on one estimator get the serial answers."""
-    X, y = blobs(3, 10)
+    X, y = blobs_of(3, 10)
     clf = small(Estimator, dtype=dtype).fit(X, y)
     batches = [X[i:] for i in range(16)]
     # Threads first, so that they also race to compile the inference functions.
@@ -112,7 +99,7 @@ def test_concurrent_inference_matches_serial(Estimator, dtype):
 @parametrize_estimators
 def test_concurrent_inference_leaves_keras_config(Estimator):
     """Threads predicting in float64 leave Keras's global float type as it was."""
-    X, y = blobs(3, 10)
+    X, y = blobs_of(3, 10)
     clf = small(Estimator, dtype="float64").fit(X, y)
     X = np.resize(X, (3000, X.shape[1]))
     keras.config.set_floatx("float32")

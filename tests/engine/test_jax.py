@@ -13,31 +13,7 @@ from numpy.testing import assert_allclose
 from skce import SparseCEClassifier
 from skce._engine._rows import rows_independent
 from skce._layers import SampleKeyedDropout
-
-
-def _sequence_data():
-    rng = np.random.RandomState(0)
-    X = rng.randint(1, 9, (64, 12))
-    return X, (X + np.roll(X, 1, axis=1)) % 5
-
-
-def _build_lstm(n_classes_, vocabulary_size_, input_shape):
-    inputs = keras.Input(input_shape, dtype="int32")
-    x = keras.layers.Embedding(
-        vocabulary_size_,
-        8,
-        embeddings_initializer=keras.initializers.RandomUniform(seed=1),
-    )(inputs)
-    x = keras.layers.LSTM(
-        16,
-        return_sequences=True,
-        kernel_initializer=keras.initializers.GlorotUniform(2),
-        recurrent_initializer=keras.initializers.Orthogonal(seed=3),
-    )(x)
-    out = keras.layers.Dense(
-        n_classes_, kernel_initializer=keras.initializers.GlorotUniform(4)
-    )(x)
-    return keras.Model(inputs, out)
+from tests._helpers import build_lstm, sequence_data
 
 
 def test_sequence_adam_matches_keras_fit_on_jax():
@@ -47,12 +23,12 @@ def test_sequence_adam_matches_keras_fit_on_jax():
     """
     if keras.backend.backend() != "jax":
         pytest.skip("Keras fit runs standard Adam on embeddings on JAX only")
-    X, y = _sequence_data()
+    X, y = sequence_data()
     params = dict(epochs=2, batch_size=16, shuffle=False, dtype="float32")
     clf = SparseCEClassifier(
-        _build_lstm, optimizer=keras.optimizers.Adam(0.01), **params
+        build_lstm, optimizer=keras.optimizers.Adam(0.01), **params
     ).fit(X, y)
-    reference = _build_lstm(5, 9, (12,))
+    reference = build_lstm(5, 9, (12,))
     reference.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

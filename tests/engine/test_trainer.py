@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from skce import SparseCEClassifier, SparseCEMLPClassifier
+from tests._helpers import build_lstm, sequence_data
 
 
 def _build(n_features_in_, n_classes_):
@@ -134,43 +135,18 @@ def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
         assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def _sequence_data():
-    rng = np.random.RandomState(0)
-    X = rng.randint(1, 9, (64, 12))
-    return X, (X + np.roll(X, 1, axis=1)) % 5
-
-
-def _build_lstm(n_classes_, vocabulary_size_, input_shape):
-    inputs = keras.Input(input_shape, dtype="int32")
-    x = keras.layers.Embedding(
-        vocabulary_size_,
-        8,
-        embeddings_initializer=keras.initializers.RandomUniform(seed=1),
-    )(inputs)
-    x = keras.layers.LSTM(
-        16,
-        return_sequences=True,
-        kernel_initializer=keras.initializers.GlorotUniform(2),
-        recurrent_initializer=keras.initializers.Orthogonal(seed=3),
-    )(x)
-    out = keras.layers.Dense(
-        n_classes_, kernel_initializer=keras.initializers.GlorotUniform(4)
-    )(x)
-    return keras.Model(inputs, out)
-
-
 def test_sequence_fast_path_matches_keras_fit():
     """Compiled epochs of an LSTM on per-timestep labels reach Keras fit's weights."""
-    X, y = _sequence_data()
+    X, y = sequence_data()
     clf = SparseCEClassifier(
-        _build_lstm,
+        build_lstm,
         epochs=5,
         batch_size=16,
         shuffle=False,
         optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
         dtype="float32",
     ).fit(X, y)
-    reference = _build_lstm(5, 9, (12,))
+    reference = build_lstm(5, 9, (12,))
     reference.compile(
         optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -186,7 +162,7 @@ def test_sequence_batch_hooks_train_as_compiled_epochs():
     """Stepping batch by batch gives the compiled epoch's per-timestep model."""
     from skce import SparseCERNNClassifier
 
-    X, y = _sequence_data()
+    X, y = sequence_data()
     params = dict(units=(8,), epochs=3, batch_size=16, dropout=0.2, random_state=0)
     hooked = SparseCERNNClassifier(callbacks=[_BatchRecorder([])], **params).fit(X, y)
     plain = SparseCERNNClassifier(**params).fit(X, y)
