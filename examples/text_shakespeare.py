@@ -90,7 +90,9 @@ def top_k_accuracy(clf, X, y, k_max=5):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(
+        description="Which play is this speech from? TF-IDF text into skce."
+    )
     parser.add_argument("--path", type=Path, default=SLICE)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--output", type=Path, default=Path("text_shakespeare.png"))
