@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from sklearn.utils import check_random_state
 
+from skce._keras_model import input_dtype
+
 #: Seeds are drawn below this bound, the largest int32.
 SEED_MAX = 2**31 - 1
 
@@ -85,7 +87,7 @@ class FitPlan:
     @property
     def input_dtype(self) -> str:
         """The float type of the data fed to the network."""
-        return "float32" if self.dtype.startswith("mixed") else self.dtype
+        return input_dtype(self.dtype)
 
     @property
     def partial(self) -> bool:
