@@ -8,6 +8,7 @@ fit reads the plan instead of re-deriving the mode from flags.
 
 import math
 from dataclasses import dataclass, replace
+from numbers import Integral
 
 from sklearn.utils import check_random_state
 
@@ -35,8 +36,17 @@ class Seeds:
 
     @classmethod
     def draw(cls, random_state) -> "Seeds":
+        """The seeds ``random_state`` gives.
+
+        An integer below ``SEED_MAX`` is itself the seed of the initial
+        network, as ``MLPClassifier`` seeds its initial weights with it: the
+        two estimators then start from the same weights (see ``MLPDraws``).
+        """
         rng = check_random_state(random_state)
-        return cls(*(int(seed) for seed in rng.randint(SEED_MAX, size=3)))
+        build, shuffle, split = (int(seed) for seed in rng.randint(SEED_MAX, size=3))
+        if isinstance(random_state, Integral) and 0 <= random_state < SEED_MAX:
+            build = int(random_state)
+        return cls(build, shuffle, split)
 
 
 @dataclass(frozen=True)

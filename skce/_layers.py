@@ -74,6 +74,9 @@ class SampleKeyedDropout(keras.layers.Layer):
     # changes nothing for it (read by the engine, see _engine/_rows.py).
     rows_independent = True
 
+    #: Inference passes the input through (``_engine._host`` reads this).
+    inference_identity = True
+
     def __init__(self, rate, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.rate = float(rate)
@@ -152,3 +155,52 @@ def float64_tanh(x):
     float32 it keeps Keras's "tanh", which fast fused kernels recognise.
     """
     return 2.0 * ops.sigmoid(2.0 * x) - 1.0
+
+
+# Values drawn or skipped at a time: bounds the float64 scratch of a draw.
+_DRAW_CHUNK = 1 << 20
+
+
+@keras.saving.register_keras_serializable(package="skce")
+class MLPUniform(keras.initializers.Initializer):
+    """Uniform ``±limit`` values from ``numpy.random.RandomState(seed)``.
+
+    ``MLPClassifier`` draws a network's initial weights from one
+    ``RandomState``: each layer's kernel, then its biases, layer after layer.
+    This initializer draws its tensor from that stream after skipping the
+    ``offset`` values earlier tensors took, so a network built with offsets
+    in that order starts from ``MLPClassifier``'s weights. The draw runs in
+    NumPy on the host: every backend gets the same values, and no backend
+    compiles random-number code to build a network.
+
+    Parameters
+    ----------
+    limit : float
+        Half-width of the uniform interval.
+    seed : int
+        Seed of the ``RandomState`` stream.
+    offset : int, default=0
+        Values of the stream drawn before this tensor's.
+    """
+
+    def __init__(self, limit, seed, offset=0):
+        self.limit = float(limit)
+        self.seed = int(seed)
+        self.offset = int(offset)
+
+    def __call__(self, shape, dtype=None):
+        dtype = keras.backend.standardize_dtype(dtype or keras.backend.floatx())
+        rng = np.random.RandomState(self.seed)
+        for start in range(0, self.offset, _DRAW_CHUNK):
+            rng.random_sample(min(_DRAW_CHUNK, self.offset - start))
+        # Drawn in float64 and rounded once, as MLPClassifier's astype does;
+        # types NumPy lacks (bfloat16) are rounded from float32 by the backend.
+        host = "float64" if dtype == "float64" else "float32"
+        values = np.empty(math.prod(shape), dtype=host)
+        for start in range(0, values.size, _DRAW_CHUNK):
+            stop = min(start + _DRAW_CHUNK, values.size)
+            values[start:stop] = rng.uniform(-self.limit, self.limit, stop - start)
+        return ops.convert_to_tensor(values.reshape(shape), dtype=dtype)
+
+    def get_config(self):
+        return {"limit": self.limit, "seed": self.seed, "offset": self.offset}

@@ -11,7 +11,7 @@ from skce._docstrings import (
     IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
 )
-from skce._networks import ACTIVATIONS, dense_stack, logits_layer
+from skce._networks import ACTIVATIONS, MLPDraws, dense_stack, logits_layer
 
 
 class SparseCEMLPClassifier(BaseSparseCEClassifier):
@@ -133,14 +133,15 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
         inputs = keras.Input(
             shape=meta["input_shape"], sparse=meta.get("X_sparse_", False)
         )
-        # Initialised as MLPClassifier is, biases included.
+        # Initialised as MLPClassifier is: the same weights for the same seed.
+        draws = MLPDraws(self.activation, seed)
         x = dense_stack(
             inputs,
             self.hidden_layer_sizes,
             self.activation,
             self.dropout,
             seed,
-            mlp_biases=True,
+            draws=draws,
         )
-        logits = logits_layer(x, meta["n_classes_"], seed, self.activation)
+        logits = logits_layer(x, meta["n_classes_"], seed, draws=draws)
         return keras.Model(inputs, logits)

@@ -2,7 +2,7 @@
 
 import keras
 
-from skce._layers import SampleKeyedDropout
+from skce._layers import MLPUniform, SampleKeyedDropout
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear")
 
@@ -10,34 +10,44 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
-def mlp_initializers(activation: str, fan_in: int, fan_out: int, seed: int):
-    """Kernel and bias initializers of a Dense layer as ``MLPClassifier`` draws them.
+class MLPDraws:
+    """Initializers that draw a network's weights as ``MLPClassifier`` does.
 
-    scikit-learn draws a layer's weights *and* biases from one uniform
-    ``±sqrt(factor / (fan_in + fan_out))``, factor 6 (Glorot's), or 2 when the
-    hidden activation is the logistic sigmoid. Keras would start the biases
-    at zero, which trains measurably worse on small data sets in few epochs
-    (see benchmarks/bench_parity.py).
+    scikit-learn draws each layer's kernel and then its biases from one
+    ``RandomState(seed)``, layer after layer, uniform within
+    ``±sqrt(factor / (fan_in + fan_out))``: factor 6 (Glorot's), or 2 when
+    the hidden activation is the logistic sigmoid. Asked for the layers in
+    order, this hands out ``MLPUniform`` initializers at the matching places
+    of that stream, so one integer ``random_state`` starts skce's MLP and
+    ``MLPClassifier`` from the same weights. (Keras would start the biases at
+    zero, which trains measurably worse on small data sets in few epochs;
+    see benchmarks/bench_parity.py.)
     """
-    factor = 2.0 if activation == "sigmoid" else 6.0
-    bound = (factor / (fan_in + fan_out)) ** 0.5
-    kernel = keras.initializers.VarianceScaling(
-        scale=factor / 6.0, mode="fan_avg", distribution="uniform", seed=seed
-    )
-    bias = keras.initializers.RandomUniform(-bound, bound, seed=seed + 5000)
-    return kernel, bias
+
+    def __init__(self, activation: str, seed: int):
+        self.factor = 2.0 if activation == "sigmoid" else 6.0
+        self.seed = seed
+        self.offset = 0
+
+    def layer(self, fan_in: int, fan_out: int):
+        """Kernel and bias initializers of the next Dense layer."""
+        limit = (self.factor / (fan_in + fan_out)) ** 0.5
+        kernel = MLPUniform(limit, self.seed, self.offset)
+        bias = MLPUniform(limit, self.seed, self.offset + fan_in * fan_out)
+        self.offset += (fan_in + 1) * fan_out
+        return kernel, bias
 
 
-def dense_stack(x, units, activation, dropout, seed, mlp_biases=False):
+def dense_stack(x, units, activation, dropout, seed, draws=None):
     """Apply Dense layers of ``units`` (with dropout after each) to ``x``.
 
-    ``mlp_biases``: initialise as ``MLPClassifier`` does (``mlp_initializers``)
-    instead of Glorot kernels and zero biases.
+    ``draws``: an ``MLPDraws`` to initialise the layers from, instead of
+    Glorot kernels and zero biases.
     """
     for i, n in enumerate(units):
         kernel, bias = keras.initializers.GlorotUniform(seed=seed + i), "zeros"
-        if mlp_biases:
-            kernel, bias = mlp_initializers(activation, x.shape[-1], n, seed + i)
+        if draws is not None:
+            kernel, bias = draws.layer(x.shape[-1], n)
         x = keras.layers.Dense(
             n, activation=activation, kernel_initializer=kernel, bias_initializer=bias
         )(x)
@@ -46,18 +56,15 @@ def dense_stack(x, units, activation, dropout, seed, mlp_biases=False):
     return x
 
 
-def logits_layer(x, n_classes, seed, mlp_activation=None):
+def logits_layer(x, n_classes, seed, draws=None):
     """The output layer: one logit per class.
 
-    ``mlp_activation``: the hidden activation of an MLP initialised as
-    ``MLPClassifier`` does (``mlp_initializers``); None for Glorot kernels
-    and zero biases.
+    ``draws``: an ``MLPDraws`` to initialise it from, instead of a Glorot
+    kernel and zero biases.
     """
     kernel, bias = keras.initializers.GlorotUniform(seed=seed + 2000), "zeros"
-    if mlp_activation is not None:
-        kernel, bias = mlp_initializers(
-            mlp_activation, x.shape[-1], n_classes, seed + 2000
-        )
+    if draws is not None:
+        kernel, bias = draws.layer(x.shape[-1], n_classes)
     return keras.layers.Dense(
         n_classes, kernel_initializer=kernel, bias_initializer=bias, name="logits"
     )(x)

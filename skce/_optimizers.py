@@ -10,6 +10,11 @@ from skce._keras_model import emits_logits
 OPTIMIZERS = {cls.__name__: cls for cls in _engine.NAMED_OPTIMIZERS}
 OPTIMIZERS.update({name.lower(): cls for name, cls in list(OPTIMIZERS.items())})
 
+#: Settings a named optimizer takes from MLPClassifier rather than from
+#: Keras: Adam's epsilon is 1e-8 there (Keras: 1e-7), which matters in the
+#: first steps, while the second-moment estimates are small.
+NAMED_SETTINGS = {keras.optimizers.Adam: {"epsilon": 1e-8}}
+
 
 def learning_rate_value(optimizer, learning_rate):
     """The learning rate a fit starts from: a number, or an optimizer's schedule.
@@ -25,7 +30,8 @@ def learning_rate_value(optimizer, learning_rate):
 def make_optimizer(optimizer, learning_rate, dtype: str) -> keras.optimizers.Optimizer:
     """A new optimizer for the ``optimizer`` parameter, in the fit's ``dtype``."""
     if isinstance(optimizer, str):
-        made = OPTIMIZERS[optimizer](learning_rate=learning_rate)
+        cls = OPTIMIZERS[optimizer]
+        made = cls(learning_rate=learning_rate, **NAMED_SETTINGS.get(cls, {}))
     else:
         # A fresh copy, so no state leaks between fits or clones.
         made = optimizer.__class__.from_config(optimizer.get_config())
