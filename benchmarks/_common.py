@@ -212,6 +212,17 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def load_note(low: float, high: float) -> str:
+    """What the load averages seen during a run say of its timings."""
+    if high <= 0.75 * (os.cpu_count() or 1):
+        return f"Nothing else ran on the machine (load average {low} to {high})."
+    return (
+        f"Other work shared the {os.cpu_count()}-core CPU while this ran (load "
+        f"average {low} to {high}): compare figures measured side by side, "
+        "not seconds across runs."
+    )
+
+
 def time_runs(fit, repeats: int) -> tuple:
     """Call ``fit()`` once cold, then ``repeats`` times warm.
 

@@ -13,6 +13,7 @@ from skce._engine._contexts import accelerator, distributed, make_trainer, preci
 from skce._engine._export import export_with_labels
 from skce._engine._fixes import python_random
 from skce._engine._forward import CHUNK_VALUES, PREDICT_CHUNK, chunk_rows, forward
+from skce._engine._host import host_forward
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
 from skce._engine._loop import (
     ConvergenceStopping,
@@ -45,6 +46,7 @@ __all__ = [
     "distributed",
     "export_with_labels",
     "forward",
+    "host_forward",
     "host_rows",
     "make_trainer",
     "needs_batch_hooks",

@@ -40,6 +40,8 @@ class Backend:
     - ``scoped_float64``: float64 needs ``float64_scope()`` around the work.
     - ``sparse_tensors``: Keras networks take the backend's sparse tensors
       (``keras.Input(sparse=True)``); else sparse X is densified per batch.
+    - ``host_inference``: ``host_values()`` is implemented, so small
+      predictions of plain dense networks may run in NumPy (``_host.py``).
     """
 
     name = ""
@@ -49,6 +51,7 @@ class Backend:
     fused_crossentropy = False
     scoped_float64 = False
     sparse_tensors = False
+    host_inference = False
     #: The ``_trainer.Trainer`` subclass that runs one fit's epochs.
     trainer = None
 
@@ -65,6 +68,11 @@ class Backend:
 
     def call_forward(self, model, compiled, x, *extra):
         """Run ``compiled`` on one chunk and return a NumPy array."""
+        raise NotImplementedError
+
+    def host_values(self, variables) -> list:
+        """The current values of Keras ``variables`` as NumPy arrays, cheaply
+        (see ``host_inference``)."""
         raise NotImplementedError
 
     def data_parallel(self):

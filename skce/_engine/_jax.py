@@ -467,10 +467,15 @@ class JaxBackend(Backend):
     scoped_float64 = True
     # Keras networks on JAX take BCOO input.
     sparse_tensors = True
+    host_inference = True
     trainer = JaxTrainer
     accelerator = staticmethod(accelerator)
     compile_forward = staticmethod(compile_forward)
     call_forward = staticmethod(call_forward)
+    # A jax.Array on the CPU reads as a NumPy array without a copy.
+    host_values = staticmethod(
+        lambda variables: [np.asarray(v.value) for v in variables]
+    )
     data_parallel = staticmethod(data_parallel)
     check_distribution = staticmethod(check_distribution)
     float64_scope = staticmethod(enable_x64)

@@ -13,7 +13,7 @@ from skce._engine._cache import LRUCache, fit_key
 from skce._engine._fixes import update_without_merge_call
 from skce._engine._keys import sample_keys
 from skce._engine._sparse import SparseRows
-from skce._engine._tensorflow_forward import BoundForward
+from skce._engine._tensorflow_forward import BoundForward, host_values
 from skce._engine._trainer import (
     NAMED_OPTIMIZERS,
     Trainer,
@@ -474,10 +474,12 @@ class TensorFlowBackend(Backend):
     fused_crossentropy = True
     # Keras networks on TensorFlow take tf.SparseTensor input.
     sparse_tensors = True
+    host_inference = True
     trainer = TensorFlowTrainer
     configure = staticmethod(_honour_thread_limit)
     accelerator = staticmethod(accelerator)
     compile_forward = staticmethod(compile_forward)
     call_forward = staticmethod(call_forward)
+    host_values = staticmethod(host_values)
     data_parallel = staticmethod(data_parallel)
     check_distribution = staticmethod(check_distribution)

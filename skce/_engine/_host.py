@@ -1,0 +1,156 @@
+"""Small predictions of a plain dense network, computed in NumPy on the host.
+
+A compiled inference call has a fixed cost whatever its rows: on a 2-core
+CPU about 0.2 ms for TensorFlow to run a traced function, 0.1 ms for JAX to
+dispatch one, more than a few rows take through a small dense network. For
+a network that is a chain of ``Dense`` layers with MLPClassifier's
+activations (and dropout, which inference skips), in float32 or float64 on
+the CPU, requests of up to ``HOST_ROWS`` rows and ``HOST_MACS``
+multiply-adds run in NumPy from the weights the backend holds, read at
+every call, as ``MLPClassifier`` predicts. Probabilities equal the compiled
+path's up to float rounding (the two sum in another order), so a label can
+differ only where two classes tie to within rounding.
+"""
+
+import weakref
+
+import keras
+import numpy as np
+
+from skce._engine._backend import active
+
+#: Rows up to which a request may run in NumPy: the few rows of online
+#: scoring. Larger requests spread the compiled call's cost over their rows.
+HOST_ROWS = 64
+#: Multiply-adds (rows times weights) up to which a request runs in NumPy:
+#: about what a compiled call's fixed cost would compute on a CPU core.
+HOST_MACS = 1 << 21
+
+
+def _relu(z):
+    return np.maximum(z, 0, out=z)
+
+
+def _sigmoid(z):
+    # 1 / (1 + exp(-z)) without overflow warnings for large negative z.
+    return np.exp(-np.logaddexp(0, -z)).astype(z.dtype, copy=False)
+
+
+def _linear(z):
+    return z
+
+
+#: Keras activation -> its NumPy form, for MLPClassifier's four activations.
+_ACTIVATIONS = {
+    keras.activations.relu: _relu,
+    keras.activations.tanh: np.tanh,
+    keras.activations.sigmoid: _sigmoid,
+    keras.activations.linear: _linear,
+}
+
+_OUTPUTS = ("argmax", "proba", "log_proba")
+
+_NETWORKS = weakref.WeakKeyDictionary()
+
+
+class HostNetwork:
+    """A chain of Dense layers, run in NumPy on the weights a backend holds."""
+
+    def __init__(self, layers):
+        self._variables = [v for layer in layers for v in _weights(layer)]
+        self._steps = [
+            (layer.use_bias, _ACTIVATIONS[layer.activation]) for layer in layers
+        ]
+        self.weights = sum(int(np.prod(v.shape)) for v in self._variables)
+
+    def __call__(self, kind: str, x):
+        """The ``kind`` output ("argmax", "proba", "log_proba") for rows ``x``."""
+        values = iter(active().host_values(self._variables))
+        z = x
+        for use_bias, activation in self._steps:
+            z = z @ next(values)
+            if use_bias:
+                z += next(values)
+            z = activation(z)
+        if kind == "argmax":
+            return np.argmax(z, axis=-1)
+        z -= z.max(axis=-1, keepdims=True)
+        if kind == "log_proba":
+            return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        np.exp(z, out=z)
+        return z / z.sum(axis=-1, keepdims=True)
+
+
+def host_forward(model, kind: str, x):
+    """``kind`` of ``model`` on ``x`` computed in NumPy, or None where it does
+    not apply (another network, output, input, device or size)."""
+    if kind not in _OUTPUTS or type(x) is not np.ndarray or len(x) > HOST_ROWS:
+        return None
+    network = _NETWORKS.get(model)
+    if network is None:
+        network = _host_network(model) or False
+        _NETWORKS[model] = network
+    if not network or x.shape[0] * network.weights > HOST_MACS:
+        return None
+    return network(kind, x)
+
+
+def _host_network(model):
+    """The ``HostNetwork`` of ``model``, or None unless it qualifies."""
+    backend = active()
+    if not backend.host_inference or backend.accelerator() is not None:
+        return None
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1:
+        return None
+    if len(model.outputs) != 1 or model.dtype_policy.name not in (
+        "float32",
+        "float64",
+    ):
+        return None
+    chain = [layer for layer in model.layers if not _skipped(layer)]
+    if not chain or len(chain) + _count_skipped(model) != len(model.layers):
+        return None
+    if not all(_plain_dense(layer) for layer in chain):
+        return None
+    if not _is_chain(model):
+        return None
+    return HostNetwork(chain)
+
+
+def _skipped(layer) -> bool:
+    """Layers inference passes through: the input, and dropout (Keras's, or
+    a layer that declares ``inference_identity``, as skce's does)."""
+    return isinstance(
+        layer, (keras.layers.InputLayer, keras.layers.Dropout)
+    ) or getattr(layer, "inference_identity", False)
+
+
+def _count_skipped(model) -> int:
+    return sum(_skipped(layer) for layer in model.layers)
+
+
+def _plain_dense(layer) -> bool:
+    return (
+        type(layer) is keras.layers.Dense
+        and layer.activation in _ACTIVATIONS
+        and layer.dtype_policy.name in ("float32", "float64")
+        and not getattr(layer, "lora_enabled", False)
+        and getattr(layer, "quantization_mode", None) is None
+    )
+
+
+def _is_chain(model) -> bool:
+    """Whether each layer takes the previous one's output, and the last is
+    the model's output: no branch, skip or merge."""
+    tensor = model.inputs[0]
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if layer.input is not tensor:
+            return False
+        tensor = layer.output
+    return tensor is model.outputs[0]
+
+
+def _weights(layer):
+    return [layer.kernel, layer.bias] if layer.use_bias else [layer.kernel]
