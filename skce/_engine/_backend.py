@@ -83,6 +83,14 @@ class Backend:
         """Raise unless skce can train under ``distribution``."""
         raise NotImplementedError
 
+    def random_scope(self):
+        """What makes the backend's random draws those of its current versions.
+
+        A fit runs in it, so one seed draws the same initial weights and
+        dropout masks at every backend version skce allows.
+        """
+        return contextlib.nullcontext()
+
     def float64_scope(self):
         """What float64 computation needs in force (see ``scoped_float64``)."""
         return contextlib.nullcontext()

@@ -65,7 +65,9 @@ def precision(dtype: str, *, build: bool = True):
     also build them in it.
 
     ``build=True`` sets Keras's global float type and dtype policy for the
-    duration (under a lock) and restores them after. Inference passes
+    duration (under a lock) and restores them after, and puts the backend's
+    ``random_scope`` in force, so a fit draws what the backend's current
+    versions draw. Inference passes
     ``build=False`` and touches no global setting. A backend with
     ``scoped_float64`` (JAX: x64 mode, scoped to the calling thread) gets its
     scope for float64.
@@ -85,6 +87,7 @@ def precision(dtype: str, *, build: bool = True):
 def _building(backend, dtype: str):
     """``precision(dtype)`` with ``build=True``."""
     with contextlib.ExitStack() as stack:
+        stack.enter_context(backend.random_scope())
         if backend.scoped_float64 and dtype == "float64":
             stack.enter_context(backend.float64_scope())
         stack.enter_context(_GLOBAL_DTYPE_LOCK)

@@ -1,9 +1,10 @@
-"""Every workaround for Keras or TensorFlow internals, in one place.
+"""Every workaround for Keras, TensorFlow or JAX internals and versions, in one place.
 
-Each reaches past a public API because none exists for what skce needs, says
-which versions it targets (the range skce declares and tests: Keras 3.6 to
-3.15, TensorFlow 2.16 to 2.20), and is guarded by a test in
-``tests/engine/test_fixes.py`` that fails loudly when the internal moves.
+Each reaches past a public API because none exists for what skce needs, or
+makes an old version behave as the current ones do; each says which versions
+it targets (the range skce declares and tests: Keras 3.6 to 3.15, TensorFlow
+2.16 to 2.21, JAX 0.4.30 to 0.10), and is guarded by a test in
+``tests/engine/test_fixes.py`` that fails loudly when its assumption changes.
 """
 
 import contextlib
@@ -35,6 +36,27 @@ def python_random(seed: int):
     finally:
         seed_generator.python_random = keras_random
         random.setstate(state)
+
+
+#: The first JAX whose threefry random bits are "partitionable" by default.
+PARTITIONABLE_DRAWS_SINCE = (0, 5)
+
+
+def current_jax_draws(jax_version: tuple):
+    """What makes JAX draw, at ``jax_version``, the bits its current versions draw.
+
+    JAX 0.5 turned ``jax_threefry_partitionable`` on by default, which changed
+    the bits every key draws. Before it (JAX 0.4.30 is the oldest skce allows)
+    one ``random_state`` would give Keras's initializers and dropout layers
+    other draws than at current JAX: another initial network, and another
+    model. With the setting on, JAX 0.4.30 draws what JAX 0.5 to 0.10 draw.
+    It is scoped to the calling thread; JAX keys compiled code by it.
+    """
+    if jax_version >= PARTITIONABLE_DRAWS_SINCE:
+        return contextlib.nullcontext()
+    import jax
+
+    return jax.threefry_partitionable(True)
 
 
 def update_without_merge_call(optimizer):

@@ -12,6 +12,7 @@ from jax.experimental import sparse as jax_sparse
 
 from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
+from skce._engine._fixes import current_jax_draws
 from skce._engine._keys import sample_keys
 from skce._engine._rows import rows_independent
 from skce._engine._sparse import SparseRows, nnz_bound
@@ -441,6 +442,10 @@ def enable_x64():
     return experimental_enable_x64(True)
 
 
+def random_scope():
+    return current_jax_draws(_version())
+
+
 def accelerator():
     backend = jax.default_backend()
     return backend if backend in ("gpu", "tpu") else None
@@ -479,4 +484,5 @@ class JaxBackend(Backend):
     data_parallel = staticmethod(data_parallel)
     check_distribution = staticmethod(check_distribution)
     float64_scope = staticmethod(enable_x64)
+    random_scope = staticmethod(random_scope)
     configure = staticmethod(_use_compilation_cache)

@@ -102,3 +102,49 @@ def test_unseeded_builder_reproduces_while_another_thread_draws(blobs):
     for run in busy:
         for a, b in zip(quiet, run, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+# The first row of the kernel the builder below draws with random_state=0, at
+# Keras 3.15 with TensorFlow 2.21 and with JAX 0.10. Each backend draws its
+# own numbers, but each draws them at every version skce allows.
+FIRST_KERNEL_ROW = {
+    "tensorflow": [0.52177003, -0.24880981, 0.50721433],
+    "jax": [-0.69846739, 0.38301304, 0.6282717],
+}
+
+
+def test_one_seed_draws_one_initial_network_at_every_version(blobs):
+    """A builder's initial weights for a random_state match current versions."""
+    if keras.backend.backend() not in FIRST_KERNEL_ROW:
+        pytest.skip("initial weights recorded for TensorFlow and JAX only")
+    X, y = blobs
+    drawn = []
+
+    def build(n_features_in_, n_classes_):
+        inputs = keras.Input((n_features_in_,))
+        model = keras.Model(inputs, keras.layers.Dense(n_classes_)(inputs))
+        drawn.append(keras.ops.convert_to_numpy(model.weights[0]).copy())
+        return model
+
+    SparseCEClassifier(build, epochs=1, random_state=0).fit(X, y)
+    expected = FIRST_KERNEL_ROW[keras.backend.backend()]
+    np.testing.assert_allclose(drawn[0][0], expected, rtol=1e-6)
+
+
+def test_jax_draws_in_a_fit_are_those_of_current_jax():
+    """A fit's scope makes any JAX draw the bits JAX 0.5 and later draw."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("the draws scope concerns JAX only")
+    import jax
+
+    from skce import _engine
+    from skce._engine import _fixes, _jax
+
+    # From JAX 0.5 skce relies on the default; if JAX turns it off again,
+    # or draws other bits under it, this fails first.
+    before = jax.config.jax_threefry_partitionable
+    assert before is (_jax._version() >= _fixes.PARTITIONABLE_DRAWS_SINCE)
+    with _engine.precision("float32"):
+        drawn = np.asarray(jax.random.uniform(jax.random.PRNGKey(1), (3,)))
+    np.testing.assert_allclose(drawn, [0.4386325, 0.5337529, 0.44591832], rtol=1e-6)
+    assert jax.config.jax_threefry_partitionable is before
