@@ -65,6 +65,12 @@ class HostNetwork:
 
     def __call__(self, kind: str, x):
         """The ``kind`` output ("argmax", "proba", "log_proba") for rows ``x``."""
+        # IEEE arithmetic without warnings, as compiled code computes: huge
+        # finite inputs may overflow to inf, as they would there.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._outputs(kind, x)
+
+    def _outputs(self, kind: str, x):
         values = iter(active().host_values(self._variables))
         z = x
         for use_bias, activation in self._steps:
