@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
-from skce._engine._fixes import update_without_merge_call
+from skce._engine._fixes import clone_model, update_without_merge_call
 from skce._engine._keys import sample_keys
 from skce._engine._sparse import SparseRows
 from skce._engine._tensorflow_forward import BoundForward
@@ -387,9 +387,12 @@ def _same_shapes(ours, theirs) -> bool:
 
 def _copy_model(model):
     """A private structural copy of a model, for tracing training code on."""
-    copied = keras.models.clone_model(model)
+    copied = clone_model(model)
     if not copied.built or len(copied.weights) != len(model.weights):
         raise ValueError("the copy of the model is not built like the model")
+    if [t.sparse for t in copied.inputs] != [t.sparse for t in model.inputs]:
+        # Traced on a copy with dense inputs, training would densify sparse X.
+        raise ValueError("the copy of the model does not take sparse input")
     return copied
 
 

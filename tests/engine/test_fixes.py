@@ -102,3 +102,16 @@ def test_unseeded_builder_reproduces_while_another_thread_draws(blobs):
     for run in busy:
         for a, b in zip(quiet, run, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_clone_model_keeps_sparse_inputs():
+    """A functional model's copy takes sparse input where the model does, and
+    a dense one stays dense."""
+    from skce._engine._fixes import clone_model
+
+    for sparse in (True, False):
+        inputs = keras.Input((5,), sparse=sparse)
+        model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        copied = clone_model(model)
+        assert [t.sparse for t in copied.inputs] == [sparse]
+        assert [w.shape for w in copied.weights] == [w.shape for w in model.weights]

@@ -211,3 +211,21 @@ def test_large_networks_are_traced_on_themselves(blobs, monkeypatch):
         cached.model_.get_weights(), large.model_.get_weights(), strict=True
     ):
         assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_sparse_fits_are_traced_on_a_copy_that_takes_sparse_input():
+    """The private copy an MLP's epoch is traced on keeps its sparse Input, so
+    sparse batches reach the first layer undensified."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trace cache")
+    import scipy.sparse as sp
+
+    from skce._engine import _tensorflow as engine
+
+    X = sp.random(60, 40, density=0.1, format="csr", random_state=0)
+    y = np.arange(60) % 3
+    engine._EPOCH_CACHE.clear()
+    SparseCEMLPClassifier((8,), epochs=1, random_state=0).fit(X, y)
+    (traced,) = engine._EPOCH_CACHE.values()
+    assert traced.shared
+    assert [t.sparse for t in traced.model.inputs] == [True]
