@@ -4,7 +4,6 @@ import contextlib
 import functools
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
