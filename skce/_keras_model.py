@@ -97,7 +97,7 @@ def copy_model(model, input_shape):
     _check_input_shape(model, input_shape)
     build_on(model, input_shape)
     try:
-        copied = keras.models.clone_model(model)
+        copied = _engine.clone_model(model)
     except Exception as error:
         raise TypeError(
             "skce could not copy the given Keras model to train it "

@@ -11,7 +11,7 @@ Keras or TensorFlow internals in ``_fixes.py``.
 from skce._engine._backend import Backend, active
 from skce._engine._contexts import accelerator, distributed, make_trainer, precision
 from skce._engine._export import export_with_labels
-from skce._engine._fixes import python_random
+from skce._engine._fixes import clone_model, python_random
 from skce._engine._forward import CHUNK_VALUES, PREDICT_CHUNK, chunk_rows, forward
 from skce._engine._host import host_forward
 from skce._engine._keys import current_sample_keys, row_keys, sample_keys
@@ -42,6 +42,7 @@ __all__ = [
     "active",
     "batch_metrics",
     "chunk_rows",
+    "clone_model",
     "current_sample_keys",
     "distributed",
     "export_with_labels",

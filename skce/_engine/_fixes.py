@@ -11,6 +11,9 @@ import contextlib
 import random
 import types
 
+import keras
+from keras import tree
+
 
 @contextlib.contextmanager
 def python_random(seed: int):
@@ -97,3 +100,24 @@ def update_without_merge_call(optimizer):
 def update_owner(cls):
     """The class whose ``_backend_update_step`` an optimizer class runs."""
     return next((k for k in cls.__mro__ if "_backend_update_step" in vars(k)), None)
+
+
+def clone_model(model):
+    """``keras.models.clone_model(model)`` that keeps its sparse inputs sparse.
+
+    Keras (3.6 to 3.15) clones a functional model onto new ``Input``s made
+    from each input's shape, dtype and name only: a ``sparse=True`` input
+    comes back dense, and the copy then densifies every sparse batch before
+    its first layer. Such a model is cloned onto inputs made like its own
+    (``clone_model``'s public ``input_tensors``).
+    """
+    inputs = getattr(model, "inputs", None) or []
+    if isinstance(model, keras.Sequential) or not any(t.sparse for t in inputs):
+        return keras.models.clone_model(model)
+    copies = tree.map_structure(
+        lambda t: keras.Input(
+            batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=t.name
+        ),
+        model.input,
+    )
+    return keras.models.clone_model(model, input_tensors=copies)

@@ -148,3 +148,16 @@ def test_jax_draws_in_a_fit_are_those_of_current_jax():
         drawn = np.asarray(jax.random.uniform(jax.random.PRNGKey(1), (3,)))
     np.testing.assert_allclose(drawn, [0.4386325, 0.5337529, 0.44591832], rtol=1e-6)
     assert jax.config.jax_threefry_partitionable is before
+
+
+def test_clone_model_keeps_sparse_inputs():
+    """A functional model's copy takes sparse input where the model does, and
+    a dense one stays dense."""
+    from skce._engine._fixes import clone_model
+
+    for sparse in (True, False):
+        inputs = keras.Input((5,), sparse=sparse)
+        model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        copied = clone_model(model)
+        assert [t.sparse for t in copied.inputs] == [sparse]
+        assert [w.shape for w in copied.weights] == [w.shape for w in model.weights]

@@ -1,0 +1,62 @@
+"""TensorFlow and sparse X: CSR arrays on the device, batches as SparseTensors."""
+
+import numpy as np
+import tensorflow as tf
+
+from skce._engine._sparse import SparseRows
+
+
+def spec(a):
+    """The TensorSpec of a training array on the device (a tuple for sparse X)."""
+    if isinstance(a, SparseRows):
+        return (
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), tf.int32),
+            tf.TensorSpec((None,), a.dtype),
+            tf.TensorSpec((), tf.int64),
+        )
+    return tf.TensorSpec((None, *a.shape[1:]), a.dtype)
+
+
+def to_device(a):
+    """A training array as tensors: sparse X as its CSR arrays and width."""
+    if not isinstance(a, SparseRows):
+        return tf.convert_to_tensor(a)
+    arrays = tuple(tf.convert_to_tensor(v) for v in a.arrays())
+    return (*arrays, tf.constant(a.shape[1], tf.int64))
+
+
+def take(a, idx):
+    """Rows ``idx`` of a device array; of sparse X, as a ``tf.SparseTensor``.
+
+    The CSR rows are gathered as a ragged range of positions, so the batch
+    holds exactly its stored values, whatever their number.
+    """
+    if not isinstance(a, tuple):
+        return tf.gather(a, idx)
+    indptr, indices, data, n_cols = a
+    starts = tf.gather(indptr, idx)
+    positions = tf.ragged.range(starts, tf.gather(indptr, idx + 1))
+    rows = positions.value_rowids()
+    flat = positions.flat_values
+    cols = tf.cast(tf.gather(indices, flat), tf.int64)
+    shape = tf.stack([tf.cast(tf.shape(idx)[0], tf.int64), n_cols])
+    return tf.SparseTensor(tf.stack([rows, cols], 1), tf.gather(data, flat), shape)
+
+
+def sparse_tensor(x):
+    """Inference rows as a tensor: ``SparseRows`` as a ``tf.SparseTensor``."""
+    if not isinstance(x, SparseRows):
+        return tf.convert_to_tensor(x)
+    rows, cols, values = x.coo()
+    return tf.SparseTensor(np.stack([rows, cols], 1), values, x.shape)
+
+
+def check_dense(x):
+    """Raise unless X is dense: data-parallel training takes dense X."""
+    if isinstance(x, SparseRows):
+        raise ValueError(
+            "skce trains on sparse X on one device; data-parallel training "
+            "takes dense X. Pass distribution=None, or X.toarray() if it fits "
+            "in memory."
+        )
