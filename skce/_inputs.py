@@ -54,7 +54,8 @@ def check_finite(out, kwargs: dict, estimator):
         return out
     X = out[0] if isinstance(out, tuple) else out
     if X.dtype.kind == "f":
-        for block in row_blocks(X):
+        blocks = (X,) if X.nbytes <= _BLOCK_BYTES else row_blocks(X)
+        for block in blocks:
             # A finite sum proves the block finite without building a mask;
             # scikit-learn's check, which names the problem, runs otherwise.
             with np.errstate(over="ignore"):
@@ -141,6 +142,15 @@ def _validate_data(estimator, X, y, reset: bool, kwargs: dict):
         and X.size > 0
     )
     if as_is:
+        if (
+            type(X) is np.ndarray
+            and not hasattr(estimator, "feature_names_in_")
+            and X.shape[1] == getattr(estimator, "n_features_in_", None)
+        ):
+            # What validate_data would conclude: a plain array has no
+            # feature names, none were fitted, and the width matches. Its
+            # dataframe detection alone costs about 15 microseconds.
+            return X
         return validate_data(estimator, X, reset=False, skip_check_array=True)
     return validate_data(estimator, X, y, reset=reset, **kwargs)
 

@@ -40,7 +40,7 @@ class Backend:
     - ``scoped_float64``: float64 needs ``float64_scope()`` around the work.
     - ``sparse_tensors``: Keras networks take the backend's sparse tensors
       (``keras.Input(sparse=True)``); else sparse X is densified per batch.
-    - ``host_inference``: ``host_values()`` is implemented, so small
+    - ``host_inference``: ``host_reader()`` is implemented, so small
       predictions of plain dense networks may run in NumPy (``_host.py``).
     """
 
@@ -70,9 +70,9 @@ class Backend:
         """Run ``compiled`` on one chunk and return a NumPy array."""
         raise NotImplementedError
 
-    def host_values(self, variables) -> list:
-        """The current values of Keras ``variables`` as NumPy arrays, cheaply
-        (see ``host_inference``)."""
+    def host_reader(self, variables):
+        """A function of no arguments that returns the current values of Keras
+        ``variables`` as NumPy arrays, cheaply (see ``host_inference``)."""
         raise NotImplementedError
 
     def data_parallel(self):

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from skce._engine._backend import active
+from skce._engine._stream import HostRows
 
 #: Rows up to which a request may run in NumPy: the few rows of online
 #: scoring. Larger requests spread the compiled call's cost over their rows.
@@ -57,11 +58,12 @@ class HostNetwork:
     """A chain of Dense layers, run in NumPy on the weights a backend holds."""
 
     def __init__(self, layers):
-        self._variables = [v for layer in layers for v in _weights(layer)]
+        variables = [v for layer in layers for v in _weights(layer)]
+        self._read = active().host_reader(variables)
         self._steps = [
             (layer.use_bias, _ACTIVATIONS[layer.activation]) for layer in layers
         ]
-        self.weights = sum(int(np.prod(v.shape)) for v in self._variables)
+        self.weights = sum(int(np.prod(v.shape)) for v in variables)
 
     def __call__(self, kind: str, x):
         """The ``kind`` output ("argmax", "proba", "log_proba") for rows ``x``."""
@@ -71,7 +73,7 @@ class HostNetwork:
             return self._outputs(kind, x)
 
     def _outputs(self, kind: str, x):
-        values = iter(active().host_values(self._variables))
+        values = iter(self._read())
         z = x
         for use_bias, activation in self._steps:
             z = z @ next(values)
@@ -90,7 +92,9 @@ class HostNetwork:
 def host_forward(model, kind: str, x):
     """``kind`` of ``model`` on ``x`` computed in NumPy, or None where it does
     not apply (another network, output, input, device or size)."""
-    if kind not in _OUTPUTS or type(x) is not np.ndarray or len(x) > HOST_ROWS:
+    if kind not in _OUTPUTS or len(x) > HOST_ROWS:
+        return None
+    if type(x) is not np.ndarray and not isinstance(x, HostRows):
         return None
     network = _NETWORKS.get(model)
     if network is None:
@@ -98,7 +102,9 @@ def host_forward(model, kind: str, x):
         _NETWORKS[model] = network
     if not network or x.shape[0] * network.weights > HOST_MACS:
         return None
-    return network(kind, x)
+    # A few rows of a memory-mapped X are read: the same rows give the same
+    # answers whether they come from a file or from memory.
+    return network(kind, x[:] if isinstance(x, HostRows) else x)
 
 
 def _host_network(model):

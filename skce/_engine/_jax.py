@@ -460,6 +460,13 @@ def call_forward(model, compiled, x, *extra):
     return np.asarray(compiled(model, x, *extra))
 
 
+def _host_reader(variables):
+    """A function that reads Keras variables' values as NumPy arrays: a
+    jax.Array on the CPU reads as one without a copy. Each assignment makes
+    a new array, so the values are looked up at every call."""
+    return lambda: [np.asarray(v.value) for v in variables]
+
+
 class JaxBackend(Backend):
     """JAX: jitted epochs, shared inference, ``keras.distribution``."""
 
@@ -477,10 +484,7 @@ class JaxBackend(Backend):
     accelerator = staticmethod(accelerator)
     compile_forward = staticmethod(compile_forward)
     call_forward = staticmethod(call_forward)
-    # A jax.Array on the CPU reads as a NumPy array without a copy.
-    host_values = staticmethod(
-        lambda variables: [np.asarray(v.value) for v in variables]
-    )
+    host_reader = staticmethod(_host_reader)
     data_parallel = staticmethod(data_parallel)
     check_distribution = staticmethod(check_distribution)
     float64_scope = staticmethod(enable_x64)

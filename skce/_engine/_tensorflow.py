@@ -13,7 +13,7 @@ from skce._engine._cache import LRUCache, fit_key
 from skce._engine._fixes import clone_model, update_without_merge_call
 from skce._engine._keys import sample_keys
 from skce._engine._sparse import SparseRows
-from skce._engine._tensorflow_forward import BoundForward, host_values
+from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
     check_dense,
     sparse_tensor,
@@ -491,6 +491,6 @@ class TensorFlowBackend(Backend):
     accelerator = staticmethod(accelerator)
     compile_forward = staticmethod(compile_forward)
     call_forward = staticmethod(call_forward)
-    host_values = staticmethod(host_values)
+    host_reader = staticmethod(host_reader)
     data_parallel = staticmethod(data_parallel)
     check_distribution = staticmethod(check_distribution)

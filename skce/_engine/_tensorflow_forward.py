@@ -58,14 +58,14 @@ def _any_rows(tensor):
     return tf.TensorSpec(shape, tensor.dtype)
 
 
-def host_values(variables) -> list:
-    """Keras variables' values as NumPy arrays, one raw read each.
+def host_reader(variables):
+    """A function that reads Keras variables' values as NumPy arrays.
 
-    ``tf.Variable.numpy()`` goes through ``read_value``'s Python layers, about
-    three times the cost of the read itself; a one-row prediction reads every
-    weight of the network.
+    Each read is one raw ``ReadVariableOp`` on the variable's handle, found
+    once: ``tf.Variable.numpy()`` and Keras's ``Variable.value`` go through
+    Python layers that cost more than the read itself, and a one-row
+    prediction reads every weight of the network.
     """
-    return [
-        tf.raw_ops.ReadVariableOp(resource=v.value.handle, dtype=v.value.dtype).numpy()
-        for v in variables
-    ]
+    read = tf.raw_ops.ReadVariableOp
+    handles = [(v.value.handle, v.value.dtype) for v in variables]
+    return lambda: [read(resource=h, dtype=d).numpy() for h, d in handles]
