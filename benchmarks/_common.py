@@ -213,13 +213,18 @@ def load_average() -> float:
 
 
 def load_note(low: float, high: float) -> str:
-    """What the load averages seen during a run say of its timings."""
-    if high <= 0.75 * (os.cpu_count() or 1):
-        return f"Nothing else ran on the machine (load average {low} to {high})."
+    """What the load averages seen during a run say of its timings.
+
+    The run itself keeps about one core busy, so a load up to the number of
+    cores means nothing else competed for them.
+    """
+    seen = f"{low}" if low == high else f"{low} to {high}"
+    if high <= (os.cpu_count() or 1):
+        return f"Nothing else ran on the machine (load average {seen})."
     return (
         f"Other work shared the {os.cpu_count()}-core CPU while this ran (load "
-        f"average {low} to {high}): compare figures measured side by side, "
-        "not seconds across runs."
+        f"average {seen}): compare figures measured side by side, not seconds "
+        "across runs."
     )
 
 

@@ -251,6 +251,13 @@ def report(rows) -> None:
         "across candidates and folds of the same architecture).",
         "MLPClassifier runs with its numpy/BLAS defaults on the same CPU, "
         "side by side in the same process.",
+        "A cold cache's first fit is mostly XLA compiling the epoch's program "
+        "for this CPU, which the first process on a machine cannot skip. "
+        "skce's MLP draws its initial weights in NumPy, so no random-number "
+        "program is compiled to build it. In one trial on a loaded machine, "
+        "XLA's lowest optimisation level (--xla_backend_optimization_level=0) "
+        "cut the epoch's compile by about a third, at the cost of slower "
+        "epochs; skce keeps XLA's defaults.",
     ]
     write_report(
         "first_fit",

@@ -34,6 +34,7 @@ from _common import (  # noqa: E402
     RESULTS,
     current_backend,
     load_average,
+    load_note,
     machine_lines,
     quiet_environment,
     source_state,
@@ -219,9 +220,9 @@ def _report(rows, env):
     lines = [
         "# Sparse TF-IDF text: skce against MLPClassifier",
         "",
-        f"Code: {env['source']}. Machine: {env['machine']}; load average "
-        f"{env['load']} at the end (a shared 2-core CPU, loaded by other work "
-        "while this ran: read the ratios measured side by side, not the seconds).",
+        f"Code: {env['source']}. Machine: {env['machine']}. "
+        f"{load_note(env['load'], env['load'])} The load average is read at "
+        "the end; skce and MLPClassifier ran in turn, so read the ratios.",
         f"Backend: {env['backend']}. One hidden layer of {HIDDEN} units, "
         f"{EPOCHS} epochs, batch {BATCH}, TF-IDF (sublinear tf, min_df=2, float32).",
         "",
