@@ -36,17 +36,23 @@ class Seeds:
 
     @classmethod
     def draw(cls, random_state) -> "Seeds":
-        """The seeds ``random_state`` gives.
-
-        An integer below ``SEED_MAX`` is itself the seed of the initial
-        network, as ``MLPClassifier`` seeds its initial weights with it: the
-        two estimators then start from the same weights (see ``MLPDraws``).
-        """
         rng = check_random_state(random_state)
-        build, shuffle, split = (int(seed) for seed in rng.randint(SEED_MAX, size=3))
-        if isinstance(random_state, Integral) and 0 <= random_state < SEED_MAX:
-            build = int(random_state)
-        return cls(build, shuffle, split)
+        return cls(*(int(seed) for seed in rng.randint(SEED_MAX, size=3)))
+
+
+def mlp_weights_seed(random_state, build: int) -> int:
+    """The seed of the stream an MLP's initial weights are drawn from.
+
+    An integer ``random_state`` (below ``SEED_MAX``) itself, as
+    ``MLPClassifier`` seeds its weights with it, so the two estimators start
+    from the same weights (see ``MLPDraws``); else the fit's ``build`` seed.
+    The layers' other seeds (dropout) stay derived from ``build``: seeds of
+    consecutive integers would give one network's second layer the draws of
+    the next network's first.
+    """
+    if isinstance(random_state, Integral) and 0 <= random_state < SEED_MAX:
+        return int(random_state)
+    return build
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from skce._docstrings import (
     IGNORE_LABEL_DOC,
     TRAINING_PARAMETERS_DOC,
 )
+from skce._fit_plan import mlp_weights_seed
 from skce._networks import ACTIVATIONS, MLPDraws, dense_stack, logits_layer
 
 
@@ -134,7 +135,7 @@ class SparseCEMLPClassifier(BaseSparseCEClassifier):
             shape=meta["input_shape"], sparse=meta.get("X_sparse_", False)
         )
         # Initialised as MLPClassifier is: the same weights for the same seed.
-        draws = MLPDraws(self.activation, seed)
+        draws = MLPDraws(self.activation, mlp_weights_seed(self.random_state, seed))
         x = dense_stack(
             inputs,
             self.hidden_layer_sizes,

@@ -128,7 +128,7 @@ def test_mlpclassifier_and_skce_train_alike_from_one_seed():
         ours.fit(X, y)
         theirs.fit(X, y)
     # Not to the last bit: skce rounds its initial draw to float32 in every
-    # float type (one network a seed), and Adam's epsilon enters differently.
+    # float type (one network a seed), and the two sum in other orders.
     np.testing.assert_allclose(
         ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4
     )

@@ -72,7 +72,8 @@ class Backend:
 
     def host_reader(self, variables):
         """A function of no arguments that returns the current values of Keras
-        ``variables`` as NumPy arrays, cheaply (see ``host_inference``)."""
+        ``variables`` as NumPy arrays, cheaply (see ``host_inference``), or
+        None where they cannot be read so."""
         raise NotImplementedError
 
     def data_parallel(self):

@@ -4,10 +4,12 @@ A compiled inference call has a fixed cost whatever its rows: on a 2-core
 CPU about 0.2 ms for TensorFlow to run a traced function, 0.1 ms for JAX to
 dispatch one, more than a few rows take through a small dense network. For
 a network that is a chain of ``Dense`` layers with MLPClassifier's
-activations (and dropout, which inference skips), in float32 or float64 on
-the CPU, requests of up to ``HOST_ROWS`` rows and ``HOST_MACS``
-multiply-adds run in NumPy from the weights the backend holds, read at
-every call, as ``MLPClassifier`` predicts. Probabilities equal the compiled
+activations (and Keras's or skce's dropout, which inference skips), all in
+the model's float32 or float64, on the CPU and with weights the backend can
+read plainly (not a ``tf.distribute`` strategy's mirrored ones), requests
+of up to ``HOST_ROWS`` rows and ``HOST_MACS`` multiply-adds run in NumPy
+from the weights the backend holds, read at every call, as
+``MLPClassifier`` predicts. Probabilities equal the compiled
 path's up to float rounding (the two sum in another order), so a label can
 differ only where two classes tie to within rounding.
 """
@@ -49,30 +51,49 @@ _ACTIVATIONS = {
     keras.activations.linear: _linear,
 }
 
-_OUTPUTS = ("argmax", "proba", "log_proba")
+_HOST_OUTPUTS = ("argmax", "proba", "log_proba")
 
 _NETWORKS = weakref.WeakKeyDictionary()
 
 
 class HostNetwork:
-    """A chain of Dense layers, run in NumPy on the weights a backend holds."""
+    """A chain of Dense layers, run in NumPy on the weights a backend holds.
 
-    def __init__(self, layers):
-        variables = [v for layer in layers for v in _weights(layer)]
-        self._read = active().host_reader(variables)
+    Built once per model; ``current()`` checks at each call that the layers
+    are still what it was built for (a layer can be quantized, given LoRA
+    weights or another activation after a first prediction).
+    """
+
+    def __init__(self, layers, read, dtype: str):
+        self._layers = layers
+        self._variables = _weights(layers)
+        self._activations = [layer.activation for layer in layers]
+        self._read = read
         self._steps = [
             (layer.use_bias, _ACTIVATIONS[layer.activation]) for layer in layers
         ]
-        self.weights = sum(int(np.prod(v.shape)) for v in variables)
+        self.dtype = np.dtype(dtype)
+        self.weights = sum(int(np.prod(v.shape)) for v in self._variables)
 
-    def __call__(self, kind: str, x):
+    def current(self) -> bool:
+        """Whether the layers are still the plain ones this was built for."""
+        return (
+            all(_plain_dense(layer) for layer in self._layers)
+            and [layer.activation for layer in self._layers] == self._activations
+            and all(
+                a is b
+                for a, b in zip(_weights(self._layers), self._variables, strict=False)
+            )
+        )
+
+    def __call__(self, kind: str, x: np.ndarray) -> np.ndarray:
         """The ``kind`` output ("argmax", "proba", "log_proba") for rows ``x``."""
         # IEEE arithmetic without warnings, as compiled code computes: huge
         # finite inputs may overflow to inf, as they would there.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return self._outputs(kind, x)
 
-    def _outputs(self, kind: str, x):
+    def _outputs(self, kind: str, x: np.ndarray) -> np.ndarray:
         values = iter(self._read())
         z = x
         for use_bias, activation in self._steps:
@@ -92,15 +113,17 @@ class HostNetwork:
 def host_forward(model, kind: str, x):
     """``kind`` of ``model`` on ``x`` computed in NumPy, or None where it does
     not apply (another network, output, input, device or size)."""
-    if kind not in _OUTPUTS or len(x) > HOST_ROWS:
+    if kind not in _HOST_OUTPUTS or len(x) > HOST_ROWS or len(x.shape) != 2:
         return None
     if type(x) is not np.ndarray and not isinstance(x, HostRows):
         return None
     network = _NETWORKS.get(model)
-    if network is None:
+    if network is None or (network and not network.current()):
         network = _host_network(model) or False
         _NETWORKS[model] = network
-    if not network or x.shape[0] * network.weights > HOST_MACS:
+    if not network or x.dtype != network.dtype:
+        return None
+    if x.shape[0] * network.weights > HOST_MACS:
         return None
     # A few rows of a memory-mapped X are read: the same rows give the same
     # answers whether they come from a file or from memory.
@@ -114,27 +137,33 @@ def _host_network(model):
         return None
     if not isinstance(model, keras.Model) or len(model.inputs) != 1:
         return None
-    if len(model.outputs) != 1 or model.dtype_policy.name not in (
-        "float32",
-        "float64",
-    ):
+    dtype = model.dtype_policy.name
+    if len(model.outputs) != 1 or dtype not in ("float32", "float64"):
         return None
     chain = [layer for layer in model.layers if not _skipped(layer)]
     if not chain or len(chain) + _count_skipped(model) != len(model.layers):
         return None
     if not all(_plain_dense(layer) for layer in chain):
         return None
+    if any(layer.dtype_policy.name != dtype for layer in chain):
+        return None
     if not _is_chain(model):
         return None
-    return HostNetwork(chain)
+    # None where the backend cannot read the weights plainly (TensorFlow's
+    # mirrored variables under a distribution strategy).
+    read = backend.host_reader(_weights(chain))
+    return None if read is None else HostNetwork(chain, read, dtype)
 
 
 def _skipped(layer) -> bool:
-    """Layers inference passes through: the input, and dropout (Keras's, or
-    a layer that declares ``inference_identity``, as skce's does)."""
-    return isinstance(
-        layer, (keras.layers.InputLayer, keras.layers.Dropout)
-    ) or getattr(layer, "inference_identity", False)
+    """Layers inference passes through: the input, Keras's own ``Dropout``,
+    and a class that declares ``inference_identity`` itself (skce's dropout).
+    Subclasses are not taken on trust: a Monte Carlo dropout overrides
+    ``call`` to stay random at inference."""
+    kind = type(layer)
+    return kind in (keras.layers.InputLayer, keras.layers.Dropout) or vars(kind).get(
+        "inference_identity", False
+    )
 
 
 def _count_skipped(model) -> int:
@@ -164,5 +193,10 @@ def _is_chain(model) -> bool:
     return tensor is model.outputs[0]
 
 
-def _weights(layer):
-    return [layer.kernel, layer.bias] if layer.use_bias else [layer.kernel]
+def _weights(layers) -> list:
+    """The layers' kernels and biases, in the order a forward pass uses them."""
+    return [
+        v
+        for layer in layers
+        for v in ((layer.kernel, layer.bias) if layer.use_bias else (layer.kernel,))
+    ]

@@ -16,6 +16,7 @@ from skce._engine._sparse import SparseRows
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
     check_dense,
+    compiles_update,
     sparse_tensor,
     spec,
     take,
@@ -101,7 +102,7 @@ class _Traced:
         self.update = None
         if compiled_update:
             # XLA fuses the optimizer's elementwise passes over each weight
-            # into one loop (see ``_compiles_update``).
+            # into one loop (see ``_tensorflow_sparse.compiles_update``).
             self.update = _function(self._update, autograph=False, jit_compile=True)
         # Each fit asks for the epoch at explicit specs (any number of rows),
         # so nothing is left for tf.function to generalise.
@@ -151,7 +152,11 @@ class _Traced:
             penalty = 0.5 * scale * tf.add_n([tf.reduce_sum(v * v) for v in kernels])
             grads = list(grads)
             for i, kernel in zip(index, kernels, strict=True):
-                grads[i] = grads[i] + scale * kernel
+                # A kernel the data term does not reach still has the
+                # penalty's gradient, as the taped penalty would give it.
+                grads[i] = (
+                    scale * kernel if grads[i] is None else grads[i] + scale * kernel
+                )
         return penalty, grads
 
     def _update(self, grads):
@@ -259,7 +264,7 @@ class TensorFlowTrainer(Trainer):
         if traced is not None and not _same_shapes(traced.variables, self._variables):
             traced = None
         if traced is None:
-            compiled = _compiles_update(optimizer, data[0])
+            compiled = compiles_update(optimizer, data[0], accelerator() is None)
             try:
                 traced = _Traced(model, optimizer, loss, key is not None, compiled)
             except (TypeError, ValueError):
@@ -350,23 +355,6 @@ def _executor_for(model, optimizer, x, batch_size, own_network) -> str:
         return ""
     weights = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     return SINGLE_THREADED if weights * batch_size <= SMALL_STEP else ""
-
-
-def _compiles_update(optimizer, x) -> bool:
-    """Whether a fit's optimizer update runs XLA-compiled inside its epoch.
-
-    For sparse X on the CPU, with an optimizer skce names: the first layer's
-    kernel (features times units) is then large and its gradient dense, and
-    the optimizer's elementwise operations, each its own pass over the
-    kernel in a TensorFlow graph, become the bulk of a step. XLA fuses them
-    (about a quarter off a step of a 128-unit MLP on 9,350 TF-IDF terms on a
-    2-core CPU). The update's shapes are the weights', so it compiles once.
-    """
-    return (
-        isinstance(x, SparseRows)
-        and accelerator() is None
-        and type(optimizer) in NAMED_OPTIMIZERS
-    )
 
 
 def _state_bytes(model, optimizer) -> int:

@@ -66,6 +66,10 @@ def host_reader(variables):
     Python layers that cost more than the read itself, and a one-row
     prediction reads every weight of the network.
     """
+    if any(isinstance(v.value, tf.distribute.DistributedValues) for v in variables):
+        # A strategy's mirrored weights have no one handle to read from
+        # outside a replica: they keep the compiled path.
+        return None
     read = tf.raw_ops.ReadVariableOp
     handles = [(v.value.handle, v.value.dtype) for v in variables]
     return lambda: [read(resource=h, dtype=d).numpy() for h, d in handles]

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from skce._engine._sparse import SparseRows
+from skce._engine._trainer import NAMED_OPTIMIZERS
 
 
 def spec(a):
@@ -60,3 +61,25 @@ def check_dense(x):
             "takes dense X. Pass distribution=None, or X.toarray() if it fits "
             "in memory."
         )
+
+
+def compiles_update(optimizer, x, on_cpu: bool) -> bool:
+    """Whether a fit's optimizer update runs XLA-compiled inside its epoch.
+
+    For sparse X on the CPU, with an optimizer of one of the classes skce
+    names (by name or as an instance) that scales no loss: the first layer's
+    kernel (features times units) is then large and its gradient dense, and
+    the optimizer's elementwise operations, each its own pass over the
+    kernel in a TensorFlow graph, become the bulk of a step. XLA fuses them
+    (about a quarter off a step of a 128-unit MLP on 9,350 TF-IDF terms on a
+    2-core CPU). The update's shapes are the weights', so it compiles once.
+    The L2 penalty's gradient is then added to the gradients by hand, which
+    holds only where they are those of the loss itself (no
+    ``loss_scale_factor``).
+    """
+    return (
+        isinstance(x, SparseRows)
+        and on_cpu
+        and type(optimizer) in NAMED_OPTIMIZERS
+        and getattr(optimizer, "loss_scale_factor", None) is None
+    )

@@ -97,8 +97,9 @@ def _dense_chain(activation):
 def test_only_plain_dense_chains_run_on_the_host(blobs, estimator, runs_on_host):
     """Networks the NumPy path cannot reproduce keep the compiled path."""
     X, y = blobs
+    X = X.astype(np.float32)
     clf = estimator.set_params(epochs=1, random_state=0).fit(X, y)
-    x = X[:2].astype(np.float32)
+    x = X[:2]
     assert (_host.host_forward(clf.model_, "proba", x) is not None) is runs_on_host
 
 
@@ -118,3 +119,63 @@ def test_the_cnn_keeps_the_compiled_path(digits):
     clf = SparseCECNNClassifier(filters=(4,), dense_units=(), epochs=1, random_state=0)
     clf.fit(images, y[:200])
     assert _host.host_forward(clf.model_, "proba", images[:1]) is None
+
+
+class _MonteCarloDropout(keras.layers.Dropout):
+    """Dropout that stays random at inference."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
+def _mc_dropout(meta):
+    inputs = keras.Input(meta["input_shape"])
+    x = _MonteCarloDropout(0.5)(keras.layers.Dense(8, activation="relu")(inputs))
+    return keras.Model(inputs, keras.layers.Dense(meta["n_classes_"])(x))
+
+
+def _mixed_dtypes(meta):
+    inputs = keras.Input(meta["input_shape"])
+    x = keras.layers.Dense(8, activation="relu", dtype="float64")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(meta["n_classes_"])(x))
+
+
+@pytest.mark.parametrize("build", [_mc_dropout, _mixed_dtypes], ids=["mc", "dtypes"])
+def test_layers_that_differ_at_inference_keep_the_compiled_path(blobs, build):
+    """A dropout subclass that overrides call, or a layer of another float
+    type than the model, is not run on the host."""
+    X, y = blobs
+    X = X.astype(np.float32)
+    clf = SparseCEClassifier(build, epochs=1, random_state=0).fit(X, y)
+    assert _host.host_forward(clf.model_, "proba", X[:2]) is None
+
+
+def test_rows_of_another_float_type_keep_the_compiled_path(digits):
+    """The NumPy path computes in the network's own float type only."""
+    X, y = digits
+    clf = SparseCEMLPClassifier((8,), epochs=1, random_state=0).fit(X, y)
+    assert _host.host_forward(clf.model_, "proba", X[:2].astype(np.float64)) is None
+    assert _host.host_forward(clf.model_, "proba", X[:2]) is not None
+
+
+def test_a_layer_changed_after_a_first_prediction_is_seen(digits, monkeypatch):
+    """A layer given another activation after a small prediction is run as
+    it is now, on the host or not."""
+    X, y = digits
+    clf = SparseCEMLPClassifier((8,), epochs=1, random_state=0).fit(X, y)
+    clf.predict_proba(X[:2])
+    clf.model_.layers[1].activation = keras.activations.tanh
+    got = clf.predict_proba(X[:2])
+    assert_allclose(got, _compiled(monkeypatch, clf.predict_proba, X[:2]), rtol=1e-5)
+
+
+def test_weights_mirrored_by_a_strategy_keep_the_compiled_path(digits):
+    """TensorFlow's mirrored variables have no one handle to read."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute strategies")
+    import tensorflow as tf
+
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        inputs = keras.Input((64,))
+        model = keras.Model(inputs, keras.layers.Dense(10)(inputs))
+        assert _host.host_forward(model, "proba", digits[0][:2]) is None

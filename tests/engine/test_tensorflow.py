@@ -267,3 +267,37 @@ def test_sparse_fits_compile_the_update_and_train_as_dense_ones(optimizer):
     for a, b, c in zip(first, again, dense, strict=True):
         np.testing.assert_array_equal(a, b)
         assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
+def test_a_loss_scaling_optimizer_keeps_the_taped_penalty():
+    """With loss_scale_factor the update is not compiled (the penalty added by
+    hand would be scaled down with the gradients) and the fit trains as on
+    dense X."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trace cache")
+    import scipy.sparse as sp
+
+    from skce._engine import _tensorflow as engine
+
+    X = sp.random(90, 40, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    y = np.arange(90) % 3
+
+    def fit(X):
+        engine._EPOCH_CACHE.clear()
+        clf = SparseCEMLPClassifier(
+            (8,),
+            epochs=3,
+            batch_size=32,
+            n_iter_no_change=None,
+            alpha=0.5,
+            optimizer=keras.optimizers.Adam(1e-3, loss_scale_factor=128.0),
+            random_state=0,
+        ).fit(X, y)
+        (traced,) = engine._EPOCH_CACHE.values()
+        return clf.model_.get_weights(), traced.update
+
+    sparse, update = fit(X)
+    dense, _ = fit(X.toarray())
+    assert update is None
+    for a, b in zip(sparse, dense, strict=True):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
