@@ -140,7 +140,9 @@ def test_pandas_in_and_out(blobs):
     """DataFrames keep feature names; a renamed column is caught at predict."""
     X, y = blobs
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    pipe = make_pipeline(StandardScaler(), fast(SparseCEMLPClassifier, epochs=20))
+    # 20 full-batch steps: a rate of 0.01 learns the blobs from any start.
+    clf = fast(SparseCEMLPClassifier, epochs=20, learning_rate=0.01)
+    pipe = make_pipeline(StandardScaler(), clf)
     pipe.set_output(transform="pandas").fit(df, pd.Series(y))
     assert_array_equal(pipe[-1].feature_names_in_, ["a", "b", "c", "d"])
     assert pipe.score(df, y) > 0.9

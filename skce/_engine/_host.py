@@ -135,10 +135,13 @@ def _host_network(model):
     backend = active()
     if not backend.host_inference or backend.accelerator() is not None:
         return None
-    if not isinstance(model, keras.Model) or len(model.inputs) != 1:
+    # A subclassed model has no inputs or outputs to follow: not a chain.
+    inputs = getattr(model, "inputs", None)
+    outputs = getattr(model, "outputs", None)
+    if not isinstance(model, keras.Model) or not inputs or not outputs:
         return None
     dtype = model.dtype_policy.name
-    if len(model.outputs) != 1 or dtype not in ("float32", "float64"):
+    if len(inputs) != 1 or len(outputs) != 1 or dtype not in ("float32", "float64"):
         return None
     chain = [layer for layer in model.layers if not _skipped(layer)]
     if not chain or len(chain) + _count_skipped(model) != len(model.layers):

@@ -386,10 +386,15 @@ def _copy_model(model):
     copied = clone_model(model)
     if not copied.built or len(copied.weights) != len(model.weights):
         raise ValueError("the copy of the model is not built like the model")
-    if [t.sparse for t in copied.inputs] != [t.sparse for t in model.inputs]:
+    if _sparse_inputs(copied) != _sparse_inputs(model):
         # Traced on a copy with dense inputs, training would densify sparse X.
         raise ValueError("the copy of the model does not take sparse input")
     return copied
+
+
+def _sparse_inputs(model) -> list:
+    """Which of a model's inputs are sparse (none known for a subclassed one)."""
+    return [t.sparse for t in getattr(model, "inputs", None) or ()]
 
 
 def _summed(gradient):
