@@ -43,3 +43,18 @@ def fitted(Estimator, fitted_cache):
     if Estimator not in fitted_cache:
         fitted_cache[Estimator] = small(Estimator).fit(X, Y)
     return fitted_cache[Estimator]
+
+
+@pytest.fixture
+def current_jax_draws():
+    """Keras's own fits in the test draw what skce's fits draw: at JAX before
+    0.5 a fit turns on the draws of current JAX (``_fixes.current_jax_draws``)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    from skce._engine import _fixes, _jax
+
+    with _fixes.current_jax_draws(_jax._version()):
+        yield

@@ -16,6 +16,7 @@ from skce._layers import SampleKeyedDropout
 from tests._helpers import build_lstm, sequence_data
 
 
+@pytest.mark.usefixtures("current_jax_draws")
 def test_sequence_adam_matches_keras_fit_on_jax():
     """With Adam and an Embedding, skce's epochs are Keras fit's, step for step.
 

@@ -31,6 +31,7 @@ def _build(n_features_in_, n_classes_):
     ],
     ids=["SGD", "Nadam"],
 )
+@pytest.mark.usefixtures("current_jax_draws")
 def test_fast_path_matches_keras_fit(blobs, optimizer):
     """Compiled epochs reach the weights Keras's own fit reaches."""
     X, y = blobs
@@ -135,6 +136,7 @@ def test_reused_trace_gives_the_weights_of_a_fresh_one(blobs):
         assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.usefixtures("current_jax_draws")
 def test_sequence_fast_path_matches_keras_fit():
     """Compiled epochs of an LSTM on per-timestep labels reach Keras fit's weights."""
     X, y = sequence_data()
