@@ -54,7 +54,7 @@ def current_jax_draws():
     if keras.backend.backend() != "jax":
         yield
         return
-    from skce._engine import _fixes, _jax
+    from skce._engine import _fixes, _xla
 
-    with _fixes.current_jax_draws(_jax._version()):
+    with _fixes.current_jax_draws(_xla.version()):
         yield

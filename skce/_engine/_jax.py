@@ -1,8 +1,6 @@
 """JAX trainer: an epoch is one jitted ``lax.scan`` (or jitted steps, see below)."""
 
 import contextlib
-import os
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -23,53 +21,7 @@ from skce._engine._trainer import (
     training_kwargs,
 )
 from skce._engine._trainer import check_distribution as _check
-
-
-def compilation_cache_dir(environ=os.environ):
-    """Where skce keeps JAX's persistent compilation cache, or None for off.
-
-    ``SKCE_JAX_CACHE=0`` turns it off and ``SKCE_JAX_CACHE=<folder>`` moves
-    it; by default it is ``skce/jax`` in the user's cache folder
-    (``$XDG_CACHE_HOME``, else ``~/.cache``).
-    """
-    setting = environ.get("SKCE_JAX_CACHE", "")
-    if setting.lower() in ("0", "false", "off", "no"):
-        return None
-    if setting and setting != "1":
-        return str(Path(setting).expanduser())
-    base = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return str(Path(base) / "skce" / "jax")
-
-
-def _use_compilation_cache() -> None:
-    """Turn on JAX's persistent compilation cache, unless the user set one.
-
-    XLA compiles each network's epoch anew in every process (every script,
-    loky or dask worker): most of a first fit on a CPU. With the cache a
-    later process loads the compiled code instead. skce's compilations take
-    well under JAX's 1 s threshold for caching, so the threshold goes to 0;
-    a cache the user configured (``JAX_COMPILATION_CACHE_DIR`` or
-    ``jax.config``) is left as it is, threshold included.
-    """
-    folder = compilation_cache_dir()
-    if folder is None or jax.config.jax_compilation_cache_dir:
-        return
-    if _version() < CACHE_SINCE:
-        return
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-
-
-#: The oldest JAX whose persistent cache skce turns on by default. At JAX
-#: 0.4.30 a fit read back compiled code that trained to other results
-#: (scikit-learn's sample-order check failed with the cache on, passed with
-#: it off); JAX 0.10 passes every test with it.
-CACHE_SINCE = (0, 5)
-
-
-def _version() -> tuple:
-    return tuple(int(part) for part in jax.__version__.split(".")[:2])
-
+from skce._engine._xla import jit, use_compilation_cache, version
 
 # Compiled epochs are pure functions of (weights, data), so a model with the same
 # architecture, optimizer and shapes (a GridSearchCV refit) reuses them.
@@ -108,7 +60,7 @@ def _build_epoch(
     """
     step = _step_function(bound, loss, distribution, sparse)
     epoch = _epoch_function(step, n_samples, batch_size, pads)
-    return jax.jit(epoch, donate_argnums=0), jax.jit(step, donate_argnums=0)
+    return jit(epoch, donate_argnums=0), jit(step, donate_argnums=0)
 
 
 def _step_function(bound, loss, distribution, sparse):
@@ -231,7 +183,9 @@ def _to_tensor(x):
     coords[: len(values), 0], coords[: len(values), 1] = rows, cols
     padded = np.zeros(nse, dtype=values.dtype)
     padded[: len(values)] = values
-    return jax_sparse.BCOO((jnp.asarray(padded), jnp.asarray(coords)), shape=x.shape)
+    return jax_sparse.BCOO(
+        (jax.device_put(padded), jax.device_put(coords)), shape=x.shape
+    )
 
 
 _CONVOLUTIONS = (
@@ -330,9 +284,9 @@ class JaxTrainer(Trainer):
 
     def to_device(self, arrays):
         return tuple(
-            tuple(jnp.asarray(v) for v in a.arrays())
+            tuple(jax.device_put(v) for v in a.arrays())
             if isinstance(a, SparseRows)
-            else self._replicated(jnp.asarray(a))
+            else self._replicated(jax.device_put(a))
             for a in arrays
         )
 
@@ -401,7 +355,7 @@ class JaxTrainer(Trainer):
         n_padding = self.batch_size - len(idx) if self._pads else 0
         idx = np.concatenate([idx, idx[:1].repeat(n_padding)]).astype(np.int32)
         valid = np.arange(len(idx)) < len(idx) - n_padding
-        return jnp.asarray(idx), jnp.asarray(valid)
+        return jax.device_put(idx), jax.device_put(valid)
 
 
 def data_parallel_in_force():
@@ -443,7 +397,7 @@ def enable_x64():
 
 
 def random_scope():
-    return current_jax_draws(_version())
+    return current_jax_draws(version())
 
 
 def accelerator():
@@ -453,7 +407,7 @@ def accelerator():
 
 def compile_forward(model, fn):
     """Compile ``fn(model(x), *extra)`` for inference, weights as arguments."""
-    return SharedForward(fn, jax.jit, _to_tensor)
+    return SharedForward(fn, jit, _to_tensor)
 
 
 def call_forward(model, compiled, x, *extra):
@@ -489,4 +443,4 @@ class JaxBackend(Backend):
     check_distribution = staticmethod(check_distribution)
     float64_scope = staticmethod(enable_x64)
     random_scope = staticmethod(random_scope)
-    configure = staticmethod(_use_compilation_cache)
+    configure = staticmethod(use_compilation_cache)

@@ -138,12 +138,12 @@ def test_jax_draws_in_a_fit_are_those_of_current_jax():
     import jax
 
     from skce import _engine
-    from skce._engine import _fixes, _jax
+    from skce._engine import _fixes, _xla
 
     # From JAX 0.5 skce relies on the default; if JAX turns it off again,
     # or draws other bits under it, this fails first.
     before = jax.config.jax_threefry_partitionable
-    assert before is (_jax._version() >= _fixes.PARTITIONABLE_DRAWS_SINCE)
+    assert before is (_xla.version() >= _fixes.PARTITIONABLE_DRAWS_SINCE)
     with _engine.precision("float32"):
         drawn = np.asarray(jax.random.uniform(jax.random.PRNGKey(1), (3,)))
     np.testing.assert_allclose(drawn, [0.4386325, 0.5337529, 0.44591832], rtol=1e-6)

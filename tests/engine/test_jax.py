@@ -1,5 +1,6 @@
 """The JAX backend agrees with Keras's own training."""
 
+import inspect
 import os
 import subprocess
 import sys
@@ -86,7 +87,7 @@ def _config(**env):
 def test_cache_folder_follows_the_environment():
     """Default under XDG_CACHE_HOME or ~/.cache, a folder given, or off."""
     pytest.importorskip("jax")
-    from skce._engine._jax import compilation_cache_dir
+    from skce._engine._xla import compilation_cache_dir
 
     home = str(Path.home() / ".cache" / "skce" / "jax")
     assert compilation_cache_dir({}) == home
@@ -100,9 +101,9 @@ def test_cache_folder_follows_the_environment():
 def test_cache_is_on_off_and_never_overrides_the_users(tmp_path):
     """A fit fills skce's cache; SKCE_JAX_CACHE=0 or the user's own cache wins."""
     jax = pytest.importorskip("jax")
-    from skce._engine import _jax
+    from skce._engine import _xla
 
-    if _jax._version() < _jax.CACHE_SINCE:
+    if _xla.version() < _xla.CACHE_SINCE:
         pytest.skip(f"skce leaves JAX {jax.__version__}'s persistent cache off")
     _run(_FIT, SKCE_JAX_CACHE=str(tmp_path / "skce"))
     assert any(p.name.startswith("jit_epoch") for p in (tmp_path / "skce").iterdir())
@@ -199,3 +200,26 @@ def test_rows_independent_networks():
     sequences = keras.Input((5, 2))
     lstm = keras.layers.Bidirectional(keras.layers.LSTM(3))
     assert rows_independent(keras.Model(sequences, lstm(sequences)))
+
+
+def test_cpu_compiler_options_are_known_to_xla_or_left_out(monkeypatch):
+    """On a CPU skce compiles with XLA's classic fusion emitters; an option
+    XLA no longer knows is dropped instead of failing every fit."""
+    jax = pytest.importorskip("jax")
+    from skce._engine import _xla
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the options apply on a CPU only")
+    if "compiler_options" not in inspect.signature(jax.jit).parameters:
+        assert _xla.compiler_options() == {}
+        pytest.skip(f"jax.jit of JAX {jax.__version__} takes no compiler options")
+    # Fails loudly when XLA drops the option: skce's first fits would slow down.
+    assert _xla.compiler_options() == _xla.CPU_OPTIONS
+    assert float(_xla.jit(lambda x: x * 2)(np.float32(3))) == 6.0
+    _xla.compiler_options.cache_clear()
+    monkeypatch.setattr(_xla, "CPU_OPTIONS", {"xla_cpu_no_such_option": True})
+    try:
+        assert _xla.compiler_options() == {}
+        assert float(_xla.jit(lambda x: x * 2)(np.float32(3))) == 6.0
+    finally:
+        _xla.compiler_options.cache_clear()

@@ -1,0 +1,98 @@
+"""How skce has JAX compile: the persistent compilation cache and XLA's options.
+
+XLA compiles each network's epoch in every new process (every script, loky
+or dask worker); on a CPU that is most of a first fit. Two settings cut it:
+the persistent cache, which lets a later process load what an earlier one
+compiled, and, on a CPU, XLA's classic fusion code generator, which
+compiles an epoch in about two thirds of the time.
+"""
+
+import functools
+import inspect
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+
+#: The oldest JAX whose persistent cache skce turns on by default. At JAX
+#: 0.4.30 a fit read back compiled code that trained to other results
+#: (scikit-learn's sample-order check failed with the cache on, passed with
+#: it off); JAX 0.10 passes every test with it.
+CACHE_SINCE = (0, 5)
+
+#: XLA options for skce's programs on a CPU. XLA's newer fusion emitters
+#: generate code for each fused kernel through MLIR, which takes about 35 %
+#: longer to compile an MLP's epoch than the classic emitters on a 2-core
+#: CPU; the classic ones train to bit-identical weights there and run epochs
+#: as fast or faster (``benchmarks/results/first_fit.md``).
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+def version() -> tuple:
+    """JAX's (major, minor) version."""
+    return tuple(int(part) for part in jax.__version__.split(".")[:2])
+
+
+def compilation_cache_dir(environ=os.environ):
+    """Where skce keeps JAX's persistent compilation cache, or None for off.
+
+    ``SKCE_JAX_CACHE=0`` turns it off and ``SKCE_JAX_CACHE=<folder>`` moves
+    it; by default it is ``skce/jax`` in the user's cache folder
+    (``$XDG_CACHE_HOME``, else ``~/.cache``).
+    """
+    setting = environ.get("SKCE_JAX_CACHE", "")
+    if setting.lower() in ("0", "false", "off", "no"):
+        return None
+    if setting and setting != "1":
+        return str(Path(setting).expanduser())
+    base = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return str(Path(base) / "skce" / "jax")
+
+
+def use_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache, unless the user set one.
+
+    With the cache a later process loads the compiled code instead of
+    compiling it. skce's compilations take well under JAX's 1 s threshold
+    for caching, so the threshold goes to 0; a cache the user configured
+    (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``) is left as it is,
+    threshold included.
+    """
+    folder = compilation_cache_dir()
+    if folder is None or jax.config.jax_compilation_cache_dir:
+        return
+    if version() < CACHE_SINCE:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+@functools.cache
+def compiler_options() -> dict:
+    """The XLA options skce's ``jit`` passes: ``CPU_OPTIONS`` on a CPU.
+
+    Empty on other devices, on JAX releases whose ``jax.jit`` takes no
+    options (before 0.5), and where XLA no longer knows an option, which a
+    one-off compile of ``x + 1`` finds out; skce then compiles with XLA's
+    defaults.
+    """
+    if jax.default_backend() != "cpu":
+        return {}
+    if "compiler_options" not in inspect.signature(jax.jit).parameters:
+        return {}
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(
+            np.float32(0)
+        ).compile()
+    except Exception:  # XLA's error type for an unknown option varies.
+        return {}
+    return CPU_OPTIONS
+
+
+def jit(fn, **kwargs):
+    """``jax.jit(fn, **kwargs)`` with skce's ``compiler_options()``."""
+    options = compiler_options()
+    if options:
+        kwargs["compiler_options"] = options
+    return jax.jit(fn, **kwargs)
