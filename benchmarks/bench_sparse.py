@@ -8,6 +8,9 @@ Speeches of Shakespeare's plays (``../shared/data/shakespeare.txt``), as TF-IDF:
   peak memory of the dense path;
 - who speaks it (the speakers with at least 20 speeches): top-1 and top-5
   accuracy from ``predict_top_k``, against ``MLPClassifier``;
+- both tasks' skce fits also on JAX (its compilation cache in a fresh
+  folder: the first round compiles, later ones read it), beside the
+  backend the script runs on (``KERAS_BACKEND``, TensorFlow by default);
 - ``HashingVectorizer(n_features=2**20)`` on the same speeches: the growth of
   peak RSS while skce trains on it (dense, X would take n_samples * 4 MiB).
   It has 32 hidden units (``HASHING_HIDDEN``): a network on 2**20 inputs is
@@ -20,9 +23,11 @@ data file is missing. Run ``python benchmarks/bench_sparse.py``.
 
 import importlib.util
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -181,9 +186,11 @@ STEPS = (
     "hashing",
     "play_skce",
     "play_sklearn",
+    "play_skce_jax",
     "play_skce_dense",
     "speaker_skce",
     "speaker_sklearn",
+    "speaker_skce_jax",
 )
 
 
@@ -200,18 +207,25 @@ def _median_row(found):
     return row
 
 
-def _child(step):
+def _child(step, jax_cache):
+    """Run ``step`` in a fresh process: a ``_jax`` step on JAX, with skce's
+    compilation cache in ``jax_cache`` (empty at the first round)."""
+    env = dict(os.environ)
+    if step.endswith("_jax"):
+        env.update(KERAS_BACKEND="jax", SKCE_JAX_CACHE=jax_cache)
     out = subprocess.run(
         [sys.executable, __file__, "--step", step],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _report(rows, env):
     play, mlp, dense = rows["play_skce"], rows["play_sklearn"], rows["play_skce_dense"]
+    play_jax, spk_jax = rows["play_skce_jax"], rows["speaker_skce_jax"]
     spk, spk_mlp, hashing = (
         rows["speaker_skce"],
         rows["speaker_sklearn"],
@@ -238,11 +252,15 @@ def _report(rows, env):
         f"{play['peak_rss_growth_mib']:.0f} |",
         f"| MLPClassifier, sparse X | {mlp['fit_s']:.2f} | {mlp['accuracy']:.3f} | "
         f"{mlp['peak_rss_growth_mib']:.0f} |",
+        f"| skce on JAX, sparse X | {play_jax['fit_s']:.2f} | "
+        f"{play_jax['accuracy']:.3f} | {play_jax['peak_rss_growth_mib']:.0f} |",
         f"| skce, X.toarray() | {dense['fit_s']:.2f} | {dense['accuracy']:.3f} | "
         f"{dense['peak_rss_growth_mib']:.0f} |",
         "",
-        f"skce / MLPClassifier fit time: **{play['fit_s'] / mlp['fit_s']:.2f}x**; "
-        f"accuracy difference {play['accuracy'] - mlp['accuracy']:+.3f}. "
+        f"skce / MLPClassifier fit time: **{play['fit_s'] / mlp['fit_s']:.2f}x** "
+        f"on {env['backend']}, **{play_jax['fit_s'] / mlp['fit_s']:.2f}x** on JAX; "
+        f"accuracy difference {play['accuracy'] - mlp['accuracy']:+.3f} "
+        f"({play_jax['accuracy'] - mlp['accuracy']:+.3f} on JAX). "
         f"Peak memory, sparse / dense path: "
         f"{play['peak_rss_growth_mib'] / max(dense['peak_rss_growth_mib'], 1):.2f}x.",
         "",
@@ -254,8 +272,19 @@ def _report(rows, env):
         f"{spk['top5_accuracy']:.3f} |",
         f"| MLPClassifier | {spk_mlp['fit_s']:.2f} | {spk_mlp['accuracy']:.3f} | "
         f"{spk_mlp['top5_accuracy']:.3f} |",
+        f"| skce on JAX (predict_top_k) | {spk_jax['fit_s']:.2f} | "
+        f"{spk_jax['accuracy']:.3f} | {spk_jax['top5_accuracy']:.3f} |",
         "",
-        f"skce / MLPClassifier fit time: **{spk['fit_s'] / spk_mlp['fit_s']:.2f}x**.",
+        f"skce / MLPClassifier fit time: **{spk['fit_s'] / spk_mlp['fit_s']:.2f}x** "
+        f"on {env['backend']}, **{spk_jax['fit_s'] / spk_mlp['fit_s']:.2f}x** on JAX.",
+        "",
+        "Each fit runs in a fresh process, so every skce time includes the "
+        "first fit's tracing and compiling. On JAX, skce's persistent "
+        "compilation cache starts empty: the first round compiles (seconds "
+        "per run, in order: "
+        f"{', '.join(f'{t:.2f}' for t in play_jax['fit_s_runs'])} and "
+        f"{', '.join(f'{t:.2f}' for t in spk_jax['fit_s_runs'])}), later "
+        "rounds read what it wrote, as every later process does by default.",
         "",
         "## HashingVectorizer(n_features=2**20)",
         "",
@@ -278,13 +307,14 @@ def main():
         return
     quiet_environment()
     runs = {step: [] for step in STEPS}
+    jax_cache = tempfile.mkdtemp(prefix="skce-jax-cache-")
     # The timed pairs run in turn, ROUNDS times, so that a change in the
     # machine's load falls on both sides of each ratio.
     for round_ in range(ROUNDS):
         for step in STEPS:
             if round_ and step in ONCE:
                 continue
-            runs[step].append(_child(step))
+            runs[step].append(_child(step, jax_cache))
             print(step, runs[step][-1], flush=True)
     rows = {step: _median_row(found) for step, found in runs.items()}
     env = {

@@ -19,7 +19,7 @@ from skce import (
     SparseCERNNClassifier,
 )
 from skce._engine._keys import row_keys
-from skce._engine._sparse import nnz_bound, sparse_rows
+from skce._engine._sparse import nnz_bound, padded_size, sparse_rows
 from tests._helpers import fast
 
 SPARSE_ESTIMATORS = (SparseCEMLPClassifier, SparseCEClassifier)
@@ -138,13 +138,18 @@ def test_sparse_row_keys_equal_dense_row_keys():
     np.testing.assert_array_equal(row_keys(rows), row_keys(X))
 
 
-def test_nnz_bound_is_a_power_of_two_above_every_batch():
-    """The padded size holds the epoch's largest mini-batch, rounded to 2**k."""
+def test_nnz_bound_holds_every_batch_with_little_padding():
+    """The padded size holds the epoch's largest mini-batch: a power of two up
+    to 64, then a multiple of a sixteenth of the power of two above it."""
     row_nnz = np.array([5, 0, 3, 9, 1, 2, 7])
     perm = np.array([3, 6, 0, 1, 2, 4, 5])
     assert nnz_bound(row_nnz, perm, 2) == 16  # 9 + 7
     assert nnz_bound(row_nnz, perm, 7) == 32  # 27
     assert nnz_bound(np.zeros(3, int), np.arange(3), 2) == 1
+    assert nnz_bound(np.full(10, 53), np.arange(10), 10) == 576  # 530: 1024 / 16
+    sizes = [padded_size(n) for n in range(1, 8193)]
+    assert all(n <= size <= max(64, n * 1.125) for n, size in enumerate(sizes, 1))
+    assert len(set(sizes[4096:])) == 8  # 4097 to 8192
 
 
 @pytest.mark.parametrize("Estimator", SPARSE_ESTIMATORS, ids=lambda e: e.__name__)

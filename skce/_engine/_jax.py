@@ -241,6 +241,7 @@ class JaxTrainer(Trainer):
         if self._key is not None:
             self._key = (*self._key, self._pads)
         self._compiled = {}
+        self._nnz = 0
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
 
     def _functions(self, n_samples, sparse=None):
@@ -273,7 +274,10 @@ class JaxTrainer(Trainer):
         if self._n_cols is None:
             return None
         row_nnz = np.diff(np.asarray(data[0][0]))
-        return self._n_cols, nnz_bound(row_nnz, perm, self.batch_size)
+        # The bound only grows in a fit: an epoch whose batches fit in an
+        # earlier one's slots runs that epoch's compiled code.
+        self._nnz = max(self._nnz, nnz_bound(row_nnz, perm, self.batch_size))
+        return self._n_cols, self._nnz
 
     def device_budget(self):
         if accelerator() is None:

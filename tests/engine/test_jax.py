@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from skce import SparseCEClassifier
+from skce import SparseCEClassifier, SparseCEMLPClassifier
 from skce._engine._rows import rows_independent
 from skce._layers import SampleKeyedDropout
 from tests._helpers import build_lstm, sequence_data
@@ -223,3 +223,26 @@ def test_cpu_compiler_options_are_known_to_xla_or_left_out(monkeypatch):
         assert float(_xla.jit(lambda x: x * 2)(np.float32(3))) == 6.0
     finally:
         _xla.compiler_options.cache_clear()
+
+
+def test_sparse_epochs_share_compiled_code_across_shuffles(monkeypatch):
+    """An epoch whose batches fit the slots of an earlier one reuses its code:
+    shuffles that move the largest batch's count across sizes trace twice at
+    most, not once per size."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX pads each batch's stored values to a fixed size")
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    # Rows of 1 to ~300 stored values: a batch's count varies a lot by shuffle.
+    row_nnz = np.minimum(rng.geometric(0.02, 300), 400)
+    X = sp.random_array(
+        (300, 500), density=0.01, rng=rng, format="lil", dtype=np.float32
+    )
+    for i, n in enumerate(row_nnz):
+        X[i, rng.choice(500, n, replace=False)] = 1.0
+    y = rng.integers(0, 3, 300)
+    traces = _traced_steps(monkeypatch)
+    SparseCEMLPClassifier(
+        (8,), epochs=12, batch_size=20, n_iter_no_change=None, random_state=0
+    ).fit(X.tocsr(), y)
+    assert 1 <= len(traces) <= 2
