@@ -74,9 +74,9 @@ def compiler_options() -> dict:
     """The XLA options skce's ``jit`` passes: ``CPU_OPTIONS`` on a CPU.
 
     Empty on other devices, on JAX releases whose ``jax.jit`` takes no
-    options (before 0.5), and where XLA no longer knows an option, which a
-    one-off compile of ``x + 1`` finds out; skce then compiles with XLA's
-    defaults.
+    ``compiler_options`` (0.4.30 is one), and where XLA no longer knows an
+    option, which a one-off compile of ``x + 1`` finds out; skce then
+    compiles with XLA's defaults.
     """
     if jax.default_backend() != "cpu":
         return {}
