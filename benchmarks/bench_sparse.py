@@ -195,7 +195,7 @@ STEPS = (
 
 
 #: Rounds of the timed steps; the memory steps run once.
-ROUNDS = 3
+ROUNDS = 5
 ONCE = ("hashing", "play_skce_dense")
 
 

@@ -7,13 +7,11 @@ compiled, and, on a CPU, XLA's classic fusion code generator, which
 compiles faster than XLA's default one.
 """
 
-import functools
 import inspect
 import os
 from pathlib import Path
 
 import jax
-import numpy as np
 
 #: The oldest JAX whose persistent cache skce turns on by default. At JAX
 #: 0.4.30 a fit read back compiled code that trained to other results
@@ -69,31 +67,45 @@ def use_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
-@functools.cache
+#: Set once XLA has refused ``CPU_OPTIONS`` (an XLA that no longer knows one).
+_REFUSED = []
+
+
 def compiler_options() -> dict:
     """The XLA options skce's ``jit`` passes: ``CPU_OPTIONS`` on a CPU.
 
     Empty on other devices, on JAX releases whose ``jax.jit`` takes no
-    ``compiler_options`` (0.4.30 is one), and where XLA no longer knows an
-    option, which a one-off compile of ``x + 1`` finds out; skce then
-    compiles with XLA's defaults.
+    ``compiler_options`` (0.4.30 is one), and once XLA has refused them.
     """
-    if jax.default_backend() != "cpu":
+    if _REFUSED or jax.default_backend() != "cpu":
         return {}
     if "compiler_options" not in inspect.signature(jax.jit).parameters:
-        return {}
-    try:
-        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(
-            np.float32(0)
-        ).compile()
-    except Exception:  # XLA's error type for an unknown option varies.
         return {}
     return CPU_OPTIONS
 
 
 def jit(fn, **kwargs):
-    """``jax.jit(fn, **kwargs)`` with skce's ``compiler_options()``."""
+    """``jax.jit(fn, **kwargs)`` with skce's ``compiler_options()``.
+
+    If XLA refuses the options when the function first compiles, it
+    compiles without them, now and in every later ``jit``. (Nothing runs
+    before the compilation, so arguments to donate are still there.)
+    """
     options = compiler_options()
-    if options:
-        kwargs["compiler_options"] = options
-    return jax.jit(fn, **kwargs)
+    if not options:
+        return jax.jit(fn, **kwargs)
+    tuned = jax.jit(fn, compiler_options=options, **kwargs)
+    plain = jax.jit(fn, **kwargs)
+
+    def call(*args, **kw):
+        if _REFUSED:
+            return plain(*args, **kw)
+        try:
+            return tuned(*args, **kw)
+        except jax.errors.JaxRuntimeError as error:
+            if not any(name in str(error) for name in options):
+                raise
+            _REFUSED.append(error)
+            return plain(*args, **kw)
+
+    return call

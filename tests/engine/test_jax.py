@@ -203,8 +203,8 @@ def test_rows_independent_networks():
 
 
 def test_cpu_compiler_options_are_known_to_xla_or_left_out(monkeypatch):
-    """On a CPU skce compiles with XLA's classic fusion emitters; an option
-    XLA no longer knows is dropped instead of failing every fit."""
+    """On a CPU skce compiles with XLA's classic fusion emitters; options XLA
+    refuses are dropped instead of failing every fit."""
     jax = pytest.importorskip("jax")
     from skce._engine import _xla
 
@@ -213,16 +213,20 @@ def test_cpu_compiler_options_are_known_to_xla_or_left_out(monkeypatch):
     if "compiler_options" not in inspect.signature(jax.jit).parameters:
         assert _xla.compiler_options() == {}
         pytest.skip(f"jax.jit of JAX {jax.__version__} takes no compiler options")
-    # Fails loudly when XLA drops the option: skce's first fits would slow down.
     assert _xla.compiler_options() == _xla.CPU_OPTIONS
+    # Fails loudly when XLA drops the option: skce's first fits would slow down.
     assert float(_xla.jit(lambda x: x * 2)(np.float32(3))) == 6.0
-    _xla.compiler_options.cache_clear()
+    assert _xla._REFUSED == []
     monkeypatch.setattr(_xla, "CPU_OPTIONS", {"xla_cpu_no_such_option": True})
-    try:
-        assert _xla.compiler_options() == {}
-        assert float(_xla.jit(lambda x: x * 2)(np.float32(3))) == 6.0
-    finally:
-        _xla.compiler_options.cache_clear()
+    monkeypatch.setattr(_xla, "_REFUSED", [])
+    doubled = _xla.jit(lambda x: x * 2)
+    assert float(doubled(np.float32(3))) == 6.0
+    assert len(_xla._REFUSED) == 1
+    assert _xla.compiler_options() == {}
+    assert float(doubled(np.float32(4))) == 8.0
+    with pytest.raises(AttributeError):
+        # Other errors are the caller's: they are raised, not retried.
+        _xla.jit(lambda x: x.no_such_method())(np.float32(3))
 
 
 def test_sparse_epochs_share_compiled_code_across_shuffles(monkeypatch):
