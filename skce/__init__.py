@@ -12,7 +12,7 @@ from skce._config import (
 from skce._mlp import SparseCEMLPClassifier
 from skce._rnn import SparseCERNNClassifier
 
-__version__ = "0.1.0"
+__version__ = "0.3.0.dev0"
 
 __all__ = [
     "SparseCEClassifier",
