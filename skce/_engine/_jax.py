@@ -60,7 +60,11 @@ def _build_epoch(
     """
     step = _step_function(bound, loss, distribution, sparse)
     epoch = _epoch_function(step, n_samples, batch_size, pads)
-    return jit(epoch, donate_argnums=0), jit(step, donate_argnums=0)
+    # On sparse X, XLA's default fusion emitters run the steps' gathers and
+    # scatters about twice as fast as the classic ones skce's ``jit`` asks
+    # for (see ``_xla.CPU_OPTIONS``), so those epochs keep XLA's defaults.
+    jitted = jax.jit if sparse is not None else jit
+    return jitted(epoch, donate_argnums=0), jitted(step, donate_argnums=0)
 
 
 def _step_function(bound, loss, distribution, sparse):

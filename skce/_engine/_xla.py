@@ -23,8 +23,9 @@ CACHE_SINCE = (0, 5)
 #: generate each fused kernel's code through MLIR, which made an MLP's epoch
 #: compile in 0.37 s against 0.21 s with the classic emitters on a 2-core
 #: CPU; the classic ones trained to bit-identical weights there and ran
-#: epochs as fast or faster (``benchmarks/results/first_fit.md`` times a
-#: first fit).
+#: dense epochs as fast or faster (``benchmarks/results/first_fit.md`` times
+#: a first fit). Epochs on sparse X run about twice as fast with the newer
+#: ones and do not use this ``jit`` (see ``_jax._build_epoch``).
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 
