@@ -106,7 +106,8 @@ def jit(fn, **kwargs):
         except jax.errors.JaxRuntimeError as error:
             if not any(name in str(error) for name in options):
                 raise
-            _REFUSED.append(error)
+            # The message only: the error's traceback holds the arguments.
+            _REFUSED.append(str(error))
             return plain(*args, **kw)
 
     return call
