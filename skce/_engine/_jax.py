@@ -60,11 +60,11 @@ def _build_epoch(
     """
     step = _step_function(bound, loss, distribution, sparse)
     epoch = _epoch_function(step, n_samples, batch_size, pads)
-    # On sparse X, XLA's default fusion emitters run the steps' gathers and
-    # scatters about twice as fast as the classic ones skce's ``jit`` asks
-    # for (see ``_xla.CPU_OPTIONS``), so those epochs keep XLA's defaults.
-    jitted = jax.jit if sparse is not None else jit
-    return jitted(epoch, donate_argnums=0), jitted(step, donate_argnums=0)
+    on_sparse = sparse is not None
+    return (
+        jit(epoch, donate_argnums=0, sparse=on_sparse),
+        jit(step, donate_argnums=0, sparse=on_sparse),
+    )
 
 
 def _step_function(bound, loss, distribution, sparse):

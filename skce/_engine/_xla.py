@@ -24,9 +24,12 @@ CACHE_SINCE = (0, 5)
 #: compile in 0.37 s against 0.21 s with the classic emitters on a 2-core
 #: CPU; the classic ones trained to bit-identical weights there and ran
 #: dense epochs as fast or faster (``benchmarks/results/first_fit.md`` times
-#: a first fit). Epochs on sparse X run about twice as fast with the newer
-#: ones and do not use this ``jit`` (see ``_jax._build_epoch``).
+#: a first fit). Programs on sparse X ran their gathers and scatters about
+#: twice as fast with the newer ones, so they keep XLA's defaults.
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+#: Whether this JAX's ``jax.jit`` takes ``compiler_options`` (0.4.30's does not).
+_JIT_TAKES_OPTIONS = "compiler_options" in inspect.signature(jax.jit).parameters
 
 
 def version() -> tuple:
@@ -72,27 +75,25 @@ def use_compilation_cache() -> None:
 _REFUSED = []
 
 
-def compiler_options() -> dict:
+def compiler_options(sparse: bool = False) -> dict:
     """The XLA options skce's ``jit`` passes: ``CPU_OPTIONS`` on a CPU.
 
-    Empty on other devices, on JAX releases whose ``jax.jit`` takes no
-    ``compiler_options`` (0.4.30 is one), and once XLA has refused them.
+    Empty for programs on sparse X, on other devices, on JAX releases whose
+    ``jax.jit`` takes no ``compiler_options``, and once XLA has refused them.
     """
-    if _REFUSED or jax.default_backend() != "cpu":
+    if sparse or _REFUSED or not _JIT_TAKES_OPTIONS:
         return {}
-    if "compiler_options" not in inspect.signature(jax.jit).parameters:
-        return {}
-    return CPU_OPTIONS
+    return CPU_OPTIONS if jax.default_backend() == "cpu" else {}
 
 
-def jit(fn, **kwargs):
-    """``jax.jit(fn, **kwargs)`` with skce's ``compiler_options()``.
+def jit(fn, *, sparse: bool = False, **kwargs):
+    """``jax.jit(fn, **kwargs)`` with skce's ``compiler_options(sparse)``.
 
     If XLA refuses the options when the function first compiles, it
     compiles without them, now and in every later ``jit``. (Nothing runs
     before the compilation, so arguments to donate are still there.)
     """
-    options = compiler_options()
+    options = compiler_options(sparse)
     if not options:
         return jax.jit(fn, **kwargs)
     tuned = jax.jit(fn, compiler_options=options, **kwargs)

@@ -214,6 +214,8 @@ def test_cpu_compiler_options_are_known_to_xla_or_left_out(monkeypatch):
         assert _xla.compiler_options() == {}
         pytest.skip(f"jax.jit of JAX {jax.__version__} takes no compiler options")
     assert _xla.compiler_options() == _xla.CPU_OPTIONS
+    # Programs on sparse X keep XLA's defaults, which run them faster.
+    assert _xla.compiler_options(sparse=True) == {}
     # Fails loudly when XLA drops the option: skce's first fits would slow down.
     assert float(_xla.jit(lambda x: x * 2)(np.float32(3))) == 6.0
     assert _xla._REFUSED == []
