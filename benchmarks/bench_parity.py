@@ -157,8 +157,7 @@ def report(rows) -> None:
             "The last column compares means; the paired column gives, seed by "
             "seed, the largest difference of the two cross-validated "
             "accuracies.",
-            "Accuracy does not depend on load; the 2-core CPU was shared "
-            "with other work while this ran.",
+            "Accuracy does not depend on the machine's load.",
         ],
         rows,
     )
