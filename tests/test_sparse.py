@@ -2,6 +2,7 @@
 
 import resource
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -183,6 +184,21 @@ def test_wrong_column_count_at_predict_rejected(Estimator):
     clf = fast(Estimator).fit(sp.csr_array(X), y)
     with pytest.raises(ValueError, match="features"):
         clf.predict(sp.csr_array(X[:, :-1]))
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="no data-parallel path on PyTorch"
+)
+def test_data_parallel_rejects_sparse_with_the_fix():
+    """Data-parallel training on sparse X is a ValueError that names the fix;
+    the fitted network is kept."""
+    X, y = _data()
+    clf = fast(SparseCEMLPClassifier).fit(sp.csr_array(X), y)
+    proba = clf.predict_proba(X)
+    clf.set_params(distribution="data_parallel")
+    with pytest.raises(ValueError, match="data-parallel training takes dense X"):
+        clf.fit(sp.csr_array(X), y)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
 
 
 @pytest.mark.parametrize("Estimator", (SparseCECNNClassifier, SparseCERNNClassifier))

@@ -13,7 +13,7 @@ from skce._engine._cache import LRUCache, fit_key
 from skce._engine._fixes import current_jax_draws
 from skce._engine._keys import sample_keys
 from skce._engine._rows import rows_independent
-from skce._engine._sparse import SparseRows, nnz_bound
+from skce._engine._sparse import SparseRows, check_dense, nnz_bound
 from skce._engine._trainer import (
     SharedForward,
     Trainer,
@@ -231,12 +231,8 @@ class JaxTrainer(Trainer):
         self._loss = loss
         self._distribution = data_parallel_in_force()
         self._n_cols = data[0].shape[1] if isinstance(data[0], SparseRows) else None
-        if self._n_cols is not None and self._distribution is not None:
-            raise ValueError(
-                "skce trains on sparse X on one device; data-parallel training "
-                "takes dense X. Pass distribution=None, or X.toarray() if it "
-                "fits in memory."
-            )
+        if self._distribution is not None:
+            check_dense(data[0])
         self._key = fit_key(model, optimizer, loss, data, architecture_key)
         if self._key is not None and self._distribution is not None:
             self._key = (*self._key, _mesh_key(self._distribution))

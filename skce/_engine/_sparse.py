@@ -14,6 +14,16 @@ import scipy.sparse as sp
 _INT32_MAX = np.iinfo(np.int32).max
 
 
+def check_dense(x) -> None:
+    """Raise unless X is dense: data-parallel training takes dense X."""
+    if isinstance(x, SparseRows):
+        raise ValueError(
+            "skce trains on sparse X on one device; data-parallel training "
+            "takes dense X. Pass distribution=None, or X.toarray() if it fits "
+            "in memory."
+        )
+
+
 class SparseRows:
     """Rows of a canonical CSR matrix with values of ``dtype``.
 

@@ -12,10 +12,9 @@ from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._fixes import clone_model, update_without_merge_call
 from skce._engine._keys import sample_keys
-from skce._engine._sparse import SparseRows
+from skce._engine._sparse import SparseRows, check_dense
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
-    check_dense,
     compiles_update,
     sparse_tensor,
     spec,

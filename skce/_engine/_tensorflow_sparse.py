@@ -53,16 +53,6 @@ def sparse_tensor(x):
     return tf.SparseTensor(np.stack([rows, cols], 1), values, x.shape)
 
 
-def check_dense(x):
-    """Raise unless X is dense: data-parallel training takes dense X."""
-    if isinstance(x, SparseRows):
-        raise ValueError(
-            "skce trains on sparse X on one device; data-parallel training "
-            "takes dense X. Pass distribution=None, or X.toarray() if it fits "
-            "in memory."
-        )
-
-
 def compiles_update(optimizer, x, on_cpu: bool) -> bool:
     """Whether a fit's optimizer update runs XLA-compiled inside its epoch.
 
