@@ -64,7 +64,8 @@ def fit_optimizer(model, optimizer, learning_rate, dtype: str, continues: bool):
             from_logits=emits_logits(model)
         ),
     )
-    made.build(model.trainable_variables)
+    with _engine.active().optimizer_scope(made):
+        made.build(model.trainable_variables)
     return made
 
 

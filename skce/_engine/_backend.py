@@ -96,6 +96,10 @@ class Backend:
         """What float64 computation needs in force (see ``scoped_float64``)."""
         return contextlib.nullcontext()
 
+    def optimizer_scope(self, optimizer):
+        """What ``optimizer.build`` runs in (where its slots are made)."""
+        return contextlib.nullcontext()
+
 
 def active() -> Backend:
     """The configured ``Backend`` of Keras's active backend."""

@@ -15,6 +15,7 @@ from skce._engine._keys import sample_keys
 from skce._engine._rows import rows_independent
 from skce._engine._sparse import SparseRows, check_dense, nnz_bound
 from skce._engine._trainer import (
+    NAMED_OPTIMIZERS,
     SharedForward,
     Trainer,
     scale_loss,
@@ -404,6 +405,32 @@ def random_scope():
     return current_jax_draws(version())
 
 
+class _HostZeros(keras.initializers.Initializer):
+    """Zeros made in NumPy and put on the device: no program compiles.
+
+    ``jnp.zeros`` compiles a small XLA program for each new shape, which is
+    most of what building an optimizer costs in a fresh process (several
+    tens of milliseconds per weight shape on a 2-core CPU).
+    """
+
+    def __call__(self, shape, dtype=None):
+        dtype = jnp.dtype(keras.backend.standardize_dtype(dtype or "float32"))
+        return jax.device_put(np.zeros(shape, dtype))
+
+
+def optimizer_scope(optimizer):
+    """For an optimizer of a class skce names, slots made by ``_HostZeros``.
+
+    Keras's optimizers name their slots' initializer ``"zeros"``, which Keras
+    resolves through its custom objects first. The scope replaces any custom
+    objects in force while ``build`` runs, so it is kept to Keras's own
+    optimizers, whose ``build`` names no others.
+    """
+    if type(optimizer) not in NAMED_OPTIMIZERS:
+        return contextlib.nullcontext()
+    return keras.saving.custom_object_scope({"zeros": _HostZeros})
+
+
 def accelerator():
     backend = jax.default_backend()
     return backend if backend in ("gpu", "tpu") else None
@@ -447,4 +474,5 @@ class JaxBackend(Backend):
     check_distribution = staticmethod(check_distribution)
     float64_scope = staticmethod(enable_x64)
     random_scope = staticmethod(random_scope)
+    optimizer_scope = staticmethod(optimizer_scope)
     configure = staticmethod(use_compilation_cache)

@@ -250,3 +250,52 @@ def test_sparse_epochs_share_compiled_code_across_shuffles(monkeypatch):
         (8,), epochs=12, batch_size=20, n_iter_no_change=None, random_state=0
     ).fit(X, y)
     assert 1 <= len(traces) <= 3
+
+
+_BUILD = """
+import contextlib, sys
+sys.path.insert(0, {root!r})
+import jax, keras, numpy as np
+from skce import _engine
+compiles = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda name, secs, **kwargs: compiles.append(name)
+    if name == "/jax/core/compile/backend_compile_duration" else None
+)
+shapes = ((7, 13), (13,), (13, 5), (5,))
+def build(scope):
+    optimizer = keras.optimizers.Adam()  # its scalars compile here, not below
+    weights = [keras.Variable(np.ones(s, "float32")) for s in shapes]
+    start = len(compiles)
+    with scope:
+        optimizer.build(weights)
+    slots = [v for v in optimizer.variables if "iteration" not in v.path
+             and "learning_rate" not in v.path]
+    zeros = all(v.dtype == "float32" and not np.asarray(v.value).any() for v in slots)
+    return len(compiles) - start, len(slots), zeros
+print("OURS", *build(_engine.active().optimizer_scope(keras.optimizers.Adam())))
+print("PLAIN", *build(contextlib.nullcontext()))
+start = len(compiles)
+keras.Variable(jax.device_put(np.zeros((3, 11), "float32")))
+print("COPIES", len(compiles) - start)
+"""
+
+
+def test_building_an_optimizer_compiles_nothing():
+    """An optimizer's zeroed slots are made without XLA programs: with
+    ``jnp.zeros``, building one compiles a program per new weight shape,
+    most of a fresh process's first fit after the epoch itself."""
+    lines = dict(
+        (line.split()[0], line.split()[1:])
+        for line in _run(_BUILD).splitlines()
+        if line.split()[:1] in (["OURS"], ["PLAIN"], ["COPIES"])
+    )
+    # The count sees compiles: Keras's own zeros compile one per new shape.
+    assert int(lines["PLAIN"][0]) > 0 and lines["PLAIN"][1:] == ["8", "True"]
+    assert lines["OURS"][1:] == ["8", "True"]
+    if lines["COPIES"] != ["0"]:
+        pytest.skip(
+            f"Keras {keras.__version__} copies a variable's initial value "
+            "with a compiled program"
+        )
+    assert lines["OURS"][0] == "0"
