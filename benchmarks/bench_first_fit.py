@@ -275,9 +275,9 @@ def report(rows) -> None:
         "emitters (`xla_cpu_use_fusion_emitters=False`), which compile an "
         "epoch faster than XLA's default ones and train to the same weights "
         "in skce's tests. skce's MLP draws its initial weights in NumPy and its "
-        "training arrays go to the device with `jax.device_put`, and its "
-        "optimizers' slots start from zeros made the same way, so none of "
-        "them compiles a program.",
+        "training arrays go to the device with `jax.device_put`, and the "
+        "zeroed slots of the optimizers skce names are made the same way, so "
+        "none of them compiles a program.",
     ]
     write_report(
         "first_fit",

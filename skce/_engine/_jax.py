@@ -414,7 +414,7 @@ class _HostZeros(keras.initializers.Initializer):
     """
 
     def __call__(self, shape, dtype=None):
-        dtype = jnp.dtype(keras.backend.standardize_dtype(dtype or "float32"))
+        dtype = jnp.dtype(keras.backend.standardize_dtype(dtype))
         return jax.device_put(np.zeros(shape, dtype))
 
 
@@ -424,9 +424,15 @@ def optimizer_scope(optimizer):
     Keras's optimizers name their slots' initializer ``"zeros"``, which Keras
     resolves through its custom objects first. The scope replaces any custom
     objects in force while ``build`` runs, so it is kept to Keras's own
-    optimizers, whose ``build`` names no others.
+    optimizers, whose ``build`` names no others. Under a
+    ``keras.distribution`` Keras may run the initializer inside a sharded
+    ``jax.jit``, where host zeros would become a constant as large as the
+    slot: there Keras's own zeros are kept.
     """
-    if type(optimizer) not in NAMED_OPTIMIZERS:
+    if (
+        type(optimizer) not in NAMED_OPTIMIZERS
+        or keras.distribution.distribution() is not None
+    ):
         return contextlib.nullcontext()
     return keras.saving.custom_object_scope({"zeros": _HostZeros})
 
