@@ -2,6 +2,7 @@
 
 import math
 from collections import defaultdict
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -14,6 +15,21 @@ _BATCH_HOOKS = (
     "on_train_batch_begin",
     "on_train_batch_end",
 )
+
+
+class StopRule(NamedTuple):
+    """``ConvergenceStopping``'s state and settings, for a trainer that applies
+    the rule itself between the epochs of one call (see ``train_epochs``).
+
+    After an epoch of loss ``loss``: ``count`` becomes ``count + 1`` when
+    ``loss > best - tol``, else 0; ``best`` becomes ``loss`` when lower;
+    training stops when ``count > limit``.
+    """
+
+    best: float = math.inf
+    count: int = 0
+    tol: float = 0.0
+    limit: int = 2**31 - 1  # no stopping
 
 
 class ConvergenceStopping(keras.callbacks.Callback):
@@ -49,6 +65,10 @@ class ConvergenceStopping(keras.callbacks.Callback):
         if self.no_improvement > self.n_iter_no_change:
             self.converged = True
             self.model.stop_training = True
+
+    def rule(self) -> StopRule:
+        """The rule as it stands, for a trainer to apply between epochs."""
+        return StopRule(self.best, self.no_improvement, self.tol, self.n_iter_no_change)
 
     def on_train_end(self, logs=None):
         if self.restore_best and self._best_weights is not None:
@@ -114,6 +134,13 @@ def run_epochs(
     (``val_loss``, ``val_accuracy``) after each epoch. Training stops early when
     a callback sets ``model.stop_training``. A non-finite loss raises
     ``FloatingPointError`` at the end of the epoch where it appeared.
+
+    When nothing needs to see an epoch as it ends (no progress bar, no
+    validation, no callback but the training-loss stopping rule), a trainer
+    that can runs several epochs per call (``epochs_per_call``), applying the
+    rule between them itself; the callbacks then see those epochs' logs
+    afterwards, in order. The shuffles are drawn the same way either way, and
+    draws for epochs a call did not run are discarded.
     """
     model = trainer.model
     by_batch = needs_batch_hooks(callbacks)
@@ -123,6 +150,7 @@ def run_epochs(
             "skce: a callback uses batch hooks, so epochs run step by step "
             "instead of as one compiled call."
         )
+    stride = _epochs_per_call(trainer, callbacks, by_batch, verbose, evaluate)
     hooks = keras.callbacks.CallbackList(
         list(callbacks),
         add_history=False,
@@ -132,39 +160,92 @@ def run_epochs(
         epochs=epochs,
         steps=n_steps,
     )
+
+    def draw():
+        if shuffle:
+            return rng.permutation(trainer.n_samples).astype(np.int32)
+        return np.arange(trainer.n_samples, dtype=np.int32)
+
     model.stop_training = False
     history = defaultdict(list)
     hooks.on_train_begin()
     logs = {}
-    epoch = -1
-    for epoch in range(epochs):
-        hooks.on_epoch_begin(epoch)
-        perm = (
-            rng.permutation(trainer.n_samples)
-            if shuffle
-            else np.arange(trainer.n_samples)
-        )
-        logs = _epoch_logs(trainer, epoch, perm.astype(np.int32), by_batch, hooks)
-        if evaluate is not None:
-            logs.update(evaluate())
-        hooks.on_epoch_end(epoch, logs)
-        for name, value in logs.items():
-            history[name].append(float(value))
+    epoch = 0
+    while epoch < epochs:
+        rows = None
+        if stride > 1:
+            perms = np.stack([draw() for _ in range(min(stride, epochs - epoch))])
+            rows = trainer.train_epochs(perms, _rule(callbacks))
+        for i in range(1 if rows is None else len(rows)):
+            hooks.on_epoch_begin(epoch)
+            if rows is None:
+                totals = _train_epoch(trainer, draw(), by_batch, hooks)
+            else:
+                totals = rows[i]
+            logs = _checked_logs(totals, epoch)
+            if evaluate is not None:
+                logs.update(evaluate())
+            hooks.on_epoch_end(epoch, logs)
+            for name, value in logs.items():
+                history[name].append(float(value))
+            epoch += 1
+            if model.stop_training:
+                break
+        if rows is not None:
+            _check_agreement(model.stop_training, epoch, len(rows), i, len(perms))
         if model.stop_training:
             break
     hooks.on_train_end(logs)
-    return dict(history), epoch + 1
+    return dict(history), epoch
 
 
-def _epoch_logs(trainer, epoch, perm, by_batch, hooks) -> dict:
-    """Train one epoch over ``perm``; its ``loss`` and ``accuracy``.
+def _check_agreement(stopped, epoch, n_run, last, n_drawn) -> None:
+    """Raise unless a call stopped exactly where the callbacks did.
+
+    ``n_run`` of ``n_drawn`` epochs ran; the callbacks saw epochs up to index
+    ``last`` of them and ``stopped`` says whether they stopped training.
+    """
+    ran_past = stopped and last + 1 < n_run
+    stopped_short = not stopped and n_run < n_drawn
+    if ran_past or stopped_short:
+        raise RuntimeError(
+            f"skce's trainer ran {n_run} of {n_drawn} epochs in one call, but "
+            f"its callbacks {'stopped' if stopped else 'did not stop'} training "
+            f"at epoch {epoch}; please report this."
+        )
+
+
+def _epochs_per_call(trainer, callbacks, by_batch, verbose, evaluate) -> int:
+    """How many epochs one call of the trainer may run (see ``run_epochs``)."""
+    if by_batch or verbose or evaluate is not None:
+        return 1
+    if not all(
+        type(c) is ConvergenceStopping and c.monitor == "loss" and not c.restore_best
+        for c in callbacks
+    ):
+        return 1
+    return trainer.epochs_per_call()
+
+
+def _rule(callbacks) -> StopRule:
+    """The stopping rule in force: the callback's, or one that never stops."""
+    for callback in callbacks:
+        return callback.rule()
+    return StopRule()
+
+
+def _train_epoch(trainer, perm, by_batch, hooks):
+    """Train one epoch over ``perm``; its summed totals."""
+    if by_batch:
+        return trainer.run_epoch_by_batch(perm, hooks)
+    return trainer.run_epoch(perm)
+
+
+def _checked_logs(totals, epoch) -> dict:
+    """An epoch's ``loss`` and ``accuracy`` from its totals.
 
     Raises ``FloatingPointError`` when the loss is no longer finite.
     """
-    if by_batch:
-        totals = trainer.run_epoch_by_batch(perm, hooks)
-    else:
-        totals = trainer.run_epoch(perm)
     logs = logs_from_totals(totals)
     if not math.isfinite(logs["loss"]):
         raise FloatingPointError(

@@ -12,6 +12,7 @@ from skce._engine._backend import Backend
 from skce._engine._cache import LRUCache, fit_key
 from skce._engine._fixes import clone_model, update_without_merge_call
 from skce._engine._keys import sample_keys
+from skce._engine._loop import StopRule
 from skce._engine._sparse import SparseRows, check_dense
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
@@ -105,7 +106,7 @@ class _Traced:
             self.update = _function(self._update, autograph=False, jit_compile=True)
         # Each fit asks for the epoch at explicit specs (any number of rows),
         # so nothing is left for tf.function to generalise.
-        self.epoch = _function(self._epoch, autograph=False)
+        self.epochs = _function(self._epochs, autograph=False)
         self.batch = _function(self._batch, autograph=False, reduce_retracing=True)
 
     def _copy(self, sources, targets):
@@ -161,17 +162,67 @@ class _Traced:
     def _update(self, grads):
         self.optimizer.apply(grads, self.model.trainable_variables)
 
-    def _epoch(self, variables, data, perm, batch_size):
+    def _epochs(self, variables, data, perms, batch_size, rule):
+        """Train an epoch per row of ``perms`` until ``rule`` stops training;
+        return the totals of each epoch run."""
         self._copy(variables, self.variables)
-        totals = _over_batches(self._step, data, perm, batch_size, data[2].dtype)
+        dtype = data[2].dtype
+        n_epochs = tf.shape(perms)[0]
+
+        def body(e, stop, best, count, rows):
+            totals = _over_batches(self._step, data, perms[e], batch_size, dtype)
+            stop, best, count = _stops(totals, best, count, rule)
+            rows = tf.tensor_scatter_nd_update(rows, [[e]], [totals])
+            return e + 1, stop, best, count, rows
+
+        state = (
+            0,
+            tf.constant(False),
+            rule[0],
+            rule[1],
+            tf.zeros((n_epochs, 3), dtype),
+        )
+        ran, *_, rows = tf.while_loop(
+            lambda e, stop, *_: tf.logical_and(e < n_epochs, tf.logical_not(stop)),
+            body,
+            state,
+        )
         self._copy(self.variables, variables)
-        return totals
+        return rows[:ran]
 
     def _batch(self, variables, data, idx):
         self._copy(variables, self.variables)
         totals = self._step(data, idx)
         self._copy(self.variables, variables)
         return totals
+
+
+def _stops(totals, best, count, rule):
+    """``ConvergenceStopping`` after an epoch of ``totals``, in the graph:
+    ``(stop, best, count)``, in the float64 arithmetic of the host's logs
+    (``logs_from_totals``), so that both decide alike."""
+    loss_sum, weight_sum = (tf.cast(t, tf.float64) for t in (totals[0], totals[1]))
+    positive = weight_sum > 0
+    loss = tf.where(positive, loss_sum / tf.where(positive, weight_sum, 1.0), 0.0)
+    _, _, tol, limit = rule
+    count = tf.where(loss > best - tol, count + 1, 0)
+    best = tf.where(loss < best, loss, best)
+    stop = tf.logical_or(count > limit, tf.logical_not(tf.math.is_finite(loss)))
+    return stop, best, count
+
+
+#: The specs of a ``StopRule`` as the traced epochs take it.
+_RULE_SPECS = (
+    tf.TensorSpec((), tf.float64),
+    tf.TensorSpec((), tf.int32),
+    tf.TensorSpec((), tf.float64),
+    tf.TensorSpec((), tf.int32),
+)
+#: The most epochs one call runs, and the most shuffled rows it takes: an
+#: epoch of more rows than this runs alone (a call returns to Python, where
+#: Ctrl-C is seen, about as often as a plain epoch does).
+EPOCHS_PER_CALL = 32
+ROWS_PER_CALL = 1 << 16
 
 
 class _Replicated:
@@ -282,11 +333,12 @@ class TensorFlowTrainer(Trainer):
         # the epoch's loop kept as a functional While, which tracing decides.
         specs = tuple(spec(a) for a in data)
         with self._executing():
-            self._epoch_fn = traced.epoch.get_concrete_function(
+            self._epochs_fn = traced.epochs.get_concrete_function(
                 self._variables,
                 specs,
-                tf.TensorSpec((None,), tf.int32),
+                tf.TensorSpec((None, None), tf.int32),
                 self._batch_size,
+                _RULE_SPECS,
             )
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
 
@@ -316,13 +368,31 @@ class TensorFlowTrainer(Trainer):
             )
         return tuple(to_device(a) for a in arrays)
 
-    def epoch_on(self, data, perm):
-        perm = tf.constant(perm, dtype=tf.int32)
-        if self._replicated is not None:
-            return self._replicated.epoch(data, perm, self._batch_size).numpy()
+    def epochs_per_call(self) -> int:
+        if self._replicated is not None or self.streaming:
+            return 1
+        return max(1, min(EPOCHS_PER_CALL, ROWS_PER_CALL // max(self.n_samples, 1)))
+
+    def train_epochs(self, perms, rule):
+        return self._epochs_on(self._device_data, perms, rule)
+
+    def _epochs_on(self, data, perms, rule):
+        rule = (
+            tf.constant(rule.best, tf.float64),
+            tf.constant(rule.count, tf.int32),
+            tf.constant(rule.tol, tf.float64),
+            tf.constant(min(rule.limit, 2**31 - 1), tf.int32),
+        )
+        perms = tf.constant(perms, dtype=tf.int32)
         with self._executing():
-            totals = self._epoch_fn(self._variables, data, perm, self._batch_size)
-        return totals.numpy()
+            rows = self._epochs_fn(self._variables, data, perms, self._batch_size, rule)
+        return rows.numpy()
+
+    def epoch_on(self, data, perm):
+        if self._replicated is not None:
+            perm = tf.constant(perm, dtype=tf.int32)
+            return self._replicated.epoch(data, perm, self._batch_size).numpy()
+        return self._epochs_on(data, np.asarray(perm)[None], StopRule())[0]
 
     def batch_on(self, data, idx):
         idx = tf.constant(idx, dtype=tf.int32)

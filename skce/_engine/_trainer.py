@@ -67,6 +67,21 @@ class Trainer:
             totals = totals + self.epoch_on(self.to_device(arrays), order)
         return totals
 
+    def epochs_per_call(self) -> int:
+        """How many epochs ``train_epochs`` may run in one call (1: no such call)."""
+        return 1
+
+    def train_epochs(self, perms, rule):
+        """Train one epoch per row of ``perms`` in one call, stopping early.
+
+        ``rule`` is the ``StopRule`` to apply after each epoch, as
+        ``ConvergenceStopping`` would: the epoch after which it stops (or
+        whose loss is not finite) is the last one run. Returns one row of
+        totals per epoch run. Only trainers whose ``epochs_per_call`` exceeds
+        1 implement it.
+        """
+        raise NotImplementedError
+
     def run_batch(self, idx):
         """Train one mini-batch, the rows ``idx``; return its totals."""
         if not self.streaming:

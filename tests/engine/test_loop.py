@@ -2,6 +2,7 @@
 
 import keras
 import pytest
+from numpy.testing import assert_array_equal
 
 from skce import SparseCEMLPClassifier
 from skce._engine import ConvergenceStopping
@@ -88,3 +89,31 @@ def test_restoring_best_weights_keeps_the_dropout_step(blobs):
     assert layers
     for layer in layers:
         assert int(keras.ops.convert_to_numpy(layer.step)) == steps
+
+
+def test_epochs_run_together_train_as_epochs_run_apart(blobs):
+    """A trainer that runs several epochs per call (TensorFlow's, when nothing
+    watches each epoch) trains the network epoch-by-epoch training gives: the
+    same shuffles and weights, the same history, the same stopping epoch. A
+    callback of the user's makes every epoch a call of its own."""
+    X, y = blobs
+    n_iters = []
+    for params in (
+        # Stops at epoch 38, inside TensorFlow's second call of 32 epochs.
+        dict(epochs=300, n_iter_no_change=15, dropout=0.2),
+        dict(epochs=40, n_iter_no_change=None),
+    ):
+        together, apart = (
+            SparseCEMLPClassifier(
+                (16,), batch_size=16, random_state=0, callbacks=callbacks, **params
+            ).fit(X, y)
+            for callbacks in (None, [keras.callbacks.Callback()])
+        )
+        assert together.n_iter_ == apart.n_iter_
+        assert together.history_ == apart.history_
+        for a, b in zip(
+            together.model_.get_weights(), apart.model_.get_weights(), strict=True
+        ):
+            assert_array_equal(a, b)
+        n_iters.append(together.n_iter_)
+    assert 32 < n_iters[0] < 64 and n_iters[1] == 40

@@ -106,6 +106,77 @@ def test_single_threaded_epochs_run_on_one_thread(blobs):
     assert len(set(threads)) > 1
 
 
+def test_short_epochs_run_several_per_call(blobs, monkeypatch):
+    """On TensorFlow a fit's short epochs run up to 32 per call of the traced
+    function, unless something watches each epoch (a callback of the user's,
+    a progress bar, validation) or an epoch has many rows."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trainer")
+    from skce._engine import _tensorflow as engine
+
+    calls = []
+    for name in ("train_epochs", "epoch_on"):
+        original = getattr(engine.TensorFlowTrainer, name)
+
+        def spy(self, *args, _name=name, _original=original):
+            calls.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(engine.TensorFlowTrainer, name, spy)
+    X, y = blobs
+
+    def fit(**params):
+        calls.clear()
+        SparseCEMLPClassifier((8,), epochs=70, n_iter_no_change=None, **params).fit(
+            X, y
+        )
+        return calls
+
+    assert fit() == ["train_epochs"] * 3  # 32 + 32 + 6 epochs
+    assert fit(callbacks=[keras.callbacks.Callback()]) == ["epoch_on"] * 70
+    assert fit(validation_split=0.2) == ["epoch_on"] * 70
+    monkeypatch.setattr(engine, "ROWS_PER_CALL", 20 * len(X))
+    assert fit() == ["train_epochs"] * 4  # 20 + 20 + 20 + 10
+    monkeypatch.setattr(engine, "ROWS_PER_CALL", len(X) - 1)
+    assert fit() == ["epoch_on"] * 70
+
+
+def test_the_compiled_stopping_rule_decides_as_the_callback():
+    """The rule TensorFlow's traced epochs apply between epochs keeps the
+    count, the best loss and the decision of ``ConvergenceStopping``, at the
+    edges too: an improvement of exactly ``tol``, a tie with the best, an
+    epoch of zero weight, a loss that is not finite."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trainer")
+    import tensorflow as tf
+
+    from skce._engine import ConvergenceStopping
+    from skce._engine._loop import StopRule
+    from skce._engine._tensorflow import _stops
+    from skce._engine._trainer import logs_from_totals
+
+    tol, limit = 0.25, 2
+    # (loss, weight sum) per epoch; float32 totals, as a fit's are.
+    curve = [(4.0, 3), (3.75, 3), (3.5, 3), (3.0, 3), (3.0, 3), (2.9, 2), (2.8, 2)]
+    curve += [(0.0, 0)]
+    callback = ConvergenceStopping("loss", tol, limit, restore_best=False)
+    callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    best, count = StopRule().best, 0
+    decisions = []
+    for epoch, (loss, weight) in enumerate(curve):
+        callback.model.stop_training = False
+        totals = tf.constant([loss * weight, weight, 0.0], tf.float32)
+        stop, best, count = _stops(totals, best, count, (None, None, tol, limit))
+        callback.on_epoch_end(epoch, logs_from_totals(totals.numpy()))
+        assert float(best) == callback.best
+        assert int(count) == callback.no_improvement
+        assert bool(stop) == callback.model.stop_training
+        decisions.append(bool(stop))
+    assert decisions == [False] * 6 + [True, False]
+    nan = tf.constant([np.nan, 1.0, 0.0], tf.float32)
+    assert bool(_stops(nan, 1.0, 0, (None, None, tol, limit))[0])
+
+
 def test_keras_tensorflow_optimizers_square_embedding_slices_one_by_one():
     """Why skce sums an Embedding's gradient slices on TensorFlow before Adam.
 
