@@ -96,7 +96,7 @@ class CompileCounter:
         self.traced_seen.update((id(t), t) for t in traced)
         return {
             "epoch and step tracings": sum(
-                t.epoch.experimental_get_tracing_count()
+                t.epochs.experimental_get_tracing_count()
                 + t.batch.experimental_get_tracing_count()
                 for t in self.traced_seen.values()
             ),
