@@ -109,7 +109,9 @@ def test_single_threaded_epochs_run_on_one_thread(blobs):
 def test_short_epochs_run_several_per_call(blobs, monkeypatch):
     """On TensorFlow a fit's short epochs run up to 32 per call of the traced
     function, unless something watches each epoch (a callback of the user's,
-    a progress bar, validation) or an epoch has many rows."""
+    a progress bar, validation, a learning-rate schedule, early stopping that
+    restores the best epoch) or an epoch is large (many rows, or many rows
+    times weights)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("TensorFlow's trainer")
     from skce._engine import _tensorflow as engine
@@ -127,17 +129,25 @@ def test_short_epochs_run_several_per_call(blobs, monkeypatch):
 
     def fit(**params):
         calls.clear()
-        SparseCEMLPClassifier((8,), epochs=70, n_iter_no_change=None, **params).fit(
-            X, y
-        )
+        params = {"epochs": 70, "n_iter_no_change": None, **params}
+        SparseCEMLPClassifier((8,), **params).fit(X, y)
         return calls
 
     assert fit() == ["train_epochs"] * 3  # 32 + 32 + 6 epochs
     assert fit(callbacks=[keras.callbacks.Callback()]) == ["epoch_on"] * 70
+    assert fit(verbose=1) == ["epoch_on"] * 70
     assert fit(validation_split=0.2) == ["epoch_on"] * 70
+    assert fit(epochs="auto") == ["epoch_on"] * len(calls)  # annealed
+    assert fit(early_stopping=True, n_iter_no_change=100) == ["epoch_on"] * 70
     monkeypatch.setattr(engine, "ROWS_PER_CALL", 20 * len(X))
     assert fit() == ["train_epochs"] * 4  # 20 + 20 + 20 + 10
     monkeypatch.setattr(engine, "ROWS_PER_CALL", len(X) - 1)
+    assert fit() == ["epoch_on"] * 70
+    monkeypatch.setattr(engine, "ROWS_PER_CALL", 1 << 16)
+    weights = 4 * 8 + 8 + 8 * 3 + 3  # the (8,) network on 4 features, 3 classes
+    monkeypatch.setattr(engine, "WORK_PER_CALL", 20 * len(X) * weights)
+    assert fit() == ["train_epochs"] * 4
+    monkeypatch.setattr(engine, "WORK_PER_CALL", len(X) * weights - 1)
     assert fit() == ["epoch_on"] * 70
 
 
@@ -173,8 +183,12 @@ def test_the_compiled_stopping_rule_decides_as_the_callback():
         assert bool(stop) == callback.model.stop_training
         decisions.append(bool(stop))
     assert decisions == [False] * 6 + [True, False]
-    nan = tf.constant([np.nan, 1.0, 0.0], tf.float32)
-    assert bool(_stops(nan, 1.0, 0, (None, None, tol, limit))[0])
+    # A loss that is not finite stops, as the host raises on it; so does a
+    # NaN weight sum, whose loss the host's logs make NaN.
+    for totals in ([np.nan, 1.0, 0.0], [1.0, np.nan, 0.0]):
+        totals = tf.constant(totals, tf.float32)
+        assert np.isnan(logs_from_totals(totals.numpy())["loss"])
+        assert bool(_stops(totals, 1.0, 0, (None, None, tol, limit))[0])
 
 
 def test_keras_tensorflow_optimizers_square_embedding_slices_one_by_one():
