@@ -134,22 +134,12 @@ def run_epochs(
     (``val_loss``, ``val_accuracy``) after each epoch. Training stops early when
     a callback sets ``model.stop_training``. A non-finite loss raises
     ``FloatingPointError`` at the end of the epoch where it appeared.
-
-    When nothing needs to see an epoch as it ends (no progress bar, no
-    validation, no callback but the training-loss stopping rule), a trainer
-    that can runs several epochs per call (``epochs_per_call``), applying the
-    rule between them itself; the callbacks then see those epochs' logs
-    afterwards, in order. The shuffles are drawn the same way either way, and
-    draws for epochs a call did not run are discarded.
+    Short epochs may run several per call (see ``_epochs_per_call``).
     """
     model = trainer.model
     by_batch = needs_batch_hooks(callbacks)
     n_steps = math.ceil(trainer.n_samples / trainer.batch_size)
-    if by_batch and verbose:
-        print(
-            "skce: a callback uses batch hooks, so epochs run step by step "
-            "instead of as one compiled call."
-        )
+    _announce_steps(by_batch, verbose)
     stride = _epochs_per_call(trainer, callbacks, by_batch, verbose, evaluate)
     hooks = keras.callbacks.CallbackList(
         list(callbacks),
@@ -160,12 +150,7 @@ def run_epochs(
         epochs=epochs,
         steps=n_steps,
     )
-
-    def draw():
-        if shuffle:
-            return rng.permutation(trainer.n_samples).astype(np.int32)
-        return np.arange(trainer.n_samples, dtype=np.int32)
-
+    draw = _shuffler(rng, trainer.n_samples, shuffle)
     model.stop_training = False
     history = defaultdict(list)
     hooks.on_train_begin()
@@ -182,12 +167,7 @@ def run_epochs(
                 totals = _train_epoch(trainer, draw(), by_batch, hooks)
             else:
                 totals = rows[i]
-            logs = _checked_logs(totals, epoch)
-            if evaluate is not None:
-                logs.update(evaluate())
-            hooks.on_epoch_end(epoch, logs)
-            for name, value in logs.items():
-                history[name].append(float(value))
+            logs = _end_epoch(hooks, epoch, totals, evaluate, history)
             epoch += 1
             if model.stop_training:
                 break
@@ -197,6 +177,37 @@ def run_epochs(
             break
     hooks.on_train_end(logs)
     return dict(history), epoch
+
+
+def _announce_steps(by_batch, verbose) -> None:
+    if by_batch and verbose:
+        print(
+            "skce: a callback uses batch hooks, so epochs run step by step "
+            "instead of as one compiled call."
+        )
+
+
+def _shuffler(rng, n_samples, shuffle):
+    """A function drawing each epoch's order of the rows."""
+
+    def draw():
+        if shuffle:
+            return rng.permutation(n_samples).astype(np.int32)
+        return np.arange(n_samples, dtype=np.int32)
+
+    return draw
+
+
+def _end_epoch(hooks, epoch, totals, evaluate, history) -> dict:
+    """An epoch's logs from its totals (and validation), told to the callbacks
+    and added to ``history``."""
+    logs = _checked_logs(totals, epoch)
+    if evaluate is not None:
+        logs.update(evaluate())
+    hooks.on_epoch_end(epoch, logs)
+    for name, value in logs.items():
+        history[name].append(float(value))
+    return logs
 
 
 def _check_agreement(stopped, epoch, n_run, last, n_drawn) -> None:
@@ -216,7 +227,15 @@ def _check_agreement(stopped, epoch, n_run, last, n_drawn) -> None:
 
 
 def _epochs_per_call(trainer, callbacks, by_batch, verbose, evaluate) -> int:
-    """How many epochs one call of the trainer may run (see ``run_epochs``)."""
+    """How many epochs one call of the trainer may run.
+
+    When nothing needs to see an epoch as it ends (no progress bar, no
+    validation, no callback but the training-loss stopping rule), a trainer
+    that can runs several epochs per call (``epochs_per_call``), applying the
+    rule between them itself; the callbacks then see those epochs' logs
+    afterwards, in order. The shuffles are drawn the same way either way, and
+    draws for epochs a call did not run are discarded.
+    """
     if by_batch or verbose or evaluate is not None:
         return 1
     if not all(

@@ -14,6 +14,14 @@ from skce._engine._fixes import clone_model, update_without_merge_call
 from skce._engine._keys import sample_keys
 from skce._engine._loop import StopRule
 from skce._engine._sparse import SparseRows, check_dense
+from skce._engine._tensorflow_epochs import (
+    _RULE_SPECS,
+    _function,
+    _over_batches,
+    _Replicated,
+    _stops,
+    _summed,
+)
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
     compiles_update,
@@ -58,25 +66,6 @@ SMALL_STEP = 2_000_000
 # traced on themselves for their own fit, not on a cached private copy.
 SHARED_TRACE_BYTES = 256 << 20
 SINGLE_THREADED = "SINGLE_THREADED_EXECUTOR"
-
-
-def _over_batches(step, data, perm, batch_size, dtype):
-    """Run ``step(data, idx)`` over the mini-batches of ``perm``; sum its rows.
-
-    The last batch may be short; one loop body serves it too, so the step is
-    traced once.
-    """
-    n = tf.shape(perm)[0]
-
-    def body(i, totals):
-        start = i * batch_size
-        row = step(data, perm[start : tf.minimum(start + batch_size, n)])
-        return i + 1, totals + row
-
-    n_steps = (n + batch_size - 1) // batch_size
-    zeros = tf.zeros((3,), dtype)
-    _, totals = tf.while_loop(lambda i, _: i < n_steps, body, (0, zeros))
-    return totals
 
 
 class _Traced:
@@ -197,29 +186,6 @@ class _Traced:
         return totals
 
 
-def _stops(totals, best, count, rule):
-    """``ConvergenceStopping`` after an epoch of ``totals``, in the graph:
-    ``(stop, best, count)``, in the float64 arithmetic of the host's logs
-    (``logs_from_totals``), so that both decide alike."""
-    loss_sum, weight_sum = (tf.cast(t, tf.float64) for t in (totals[0], totals[1]))
-    # As the host's ``weight_sum <= 0`` test: a NaN weight sum gives a NaN loss.
-    none = weight_sum <= 0
-    zero, one = tf.constant(0.0, tf.float64), tf.constant(1.0, tf.float64)
-    loss = tf.where(none, zero, loss_sum / tf.where(none, one, weight_sum))
-    _, _, tol, limit = rule
-    count = tf.where(loss > best - tol, count + 1, 0)
-    best = tf.where(loss < best, loss, best)
-    stop = tf.logical_or(count > limit, tf.logical_not(tf.math.is_finite(loss)))
-    return stop, best, count
-
-
-#: The specs of a ``StopRule`` as the traced epochs take it.
-_RULE_SPECS = (
-    tf.TensorSpec((), tf.float64),
-    tf.TensorSpec((), tf.int32),
-    tf.TensorSpec((), tf.float64),
-    tf.TensorSpec((), tf.int32),
-)
 #: What one call of several epochs may take on: at most this many epochs,
 #: shuffled rows, and rows times trainable weights (about a tenth of a second
 #: of training on a CPU core, a few milliseconds on a GPU). An epoch over
@@ -229,60 +195,6 @@ _RULE_SPECS = (
 EPOCHS_PER_CALL = 32
 ROWS_PER_CALL = 1 << 16
 WORK_PER_CALL = 1 << 26
-
-
-class _Replicated:
-    """Epoch and step functions for a fit inside a ``tf.distribute`` strategy.
-
-    Each mini-batch is split over the strategy's replicas (every replica
-    holds a copy of the training data and gathers its share of the batch's
-    rows). A replica's loss is its share of the whole batch's weighted mean,
-    and Keras's optimizer sums the replicas' gradients, so a step computes
-    what it computes on one device. Traced on the fit's own (mirrored)
-    model, for that fit only.
-    """
-
-    def __init__(self, model, optimizer, loss, strategy, weight_dtype):
-        self.model, self.optimizer, self.loss = model, optimizer, loss
-        self.strategy = strategy
-        self.weight_dtype = weight_dtype
-        self.epoch = _function(self._epoch, autograph=False, reduce_retracing=True)
-        self.batch = _function(self._step, autograph=False, reduce_retracing=True)
-
-    def _replica_step(self, data, idx):
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync
-        dtype = self.model.trainable_variables[0].dtype
-        total = self.loss.weight_total(
-            tf.gather(data[1], idx), tf.gather(data[2], idx), dtype
-        )
-        share = idx[context.replica_id_in_sync_group :: replicas]
-        x, y, w, k = (tf.gather(a, share) for a in data)
-        model = self.model
-        variables = model.trainable_variables
-        with tf.GradientTape() as tape, sample_keys(k):
-            out = model(x, training=True)
-            loss, weight_sum, correct = self.loss(
-                y,
-                out,
-                w,
-                variables,
-                model.losses,
-                weight_total=total,
-                replicas=replicas,
-            )
-            scaled = scale_loss(self.optimizer, loss)
-        grads = [_summed(g) for g in tape.gradient(scaled, variables)]
-        self.optimizer.apply(grads, variables)
-        total = tf.cast(total, loss.dtype)
-        return tf.cast(tf.stack([loss * total, weight_sum, correct]), w.dtype)
-
-    def _step(self, data, idx):
-        rows = self.strategy.run(self._replica_step, args=(data, idx))
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, rows, axis=None)
-
-    def _epoch(self, data, perm, batch_size):
-        return _over_batches(self._step, data, perm, batch_size, self.weight_dtype)
 
 
 class TensorFlowTrainer(Trainer):
@@ -475,33 +387,6 @@ def _copy_model(model):
 def _sparse_inputs(model) -> list:
     """Which of a model's inputs are sparse (none known for a subclassed one)."""
     return [t.sparse for t in getattr(model, "inputs", None) or ()]
-
-
-def _summed(gradient):
-    """A gradient as a dense tensor, slices of repeated rows summed.
-
-    An Embedding's gradient arrives as tf.IndexedSlices with one slice per
-    occurrence of a token. Keras's optimizers square such slices one by one
-    (Adam's second moment would get the sum of squares, not the square of the
-    sum), so a sample of weight k would not train like k copies. Summing the
-    slices first gives every optimizer the true gradient.
-    """
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.convert_to_tensor(gradient)
-    return gradient
-
-
-def _function(fn, **kwargs):
-    """``tf.function(fn, **kwargs)``, counted apart from other such functions.
-
-    TensorFlow's "frequent retracing" warning counts traces per Python code
-    object, so the functions skce builds from one method or closure (one per
-    architecture or per fitted model, each traced once by design) would add
-    up to a warning after five architectures. A partial has no code object
-    of its own: TensorFlow then counts each function by itself, and one that
-    does retrace too often still warns.
-    """
-    return tf.function(functools.partial(fn), **kwargs)
 
 
 def check_distribution(distribution) -> None:

@@ -162,7 +162,7 @@ def test_the_compiled_stopping_rule_decides_as_the_callback():
 
     from skce._engine import ConvergenceStopping
     from skce._engine._loop import StopRule
-    from skce._engine._tensorflow import _stops
+    from skce._engine._tensorflow_epochs import _stops
     from skce._engine._trainer import logs_from_totals
 
     tol, limit = 0.25, 2
@@ -203,7 +203,7 @@ def test_keras_tensorflow_optimizers_square_embedding_slices_one_by_one():
         pytest.skip("tf.IndexedSlices exist on the TensorFlow backend only")
     import tensorflow as tf
 
-    from skce._engine._tensorflow import _summed
+    from skce._engine._tensorflow_epochs import _summed
 
     def second_moment(gradient):
         variable = keras.Variable(np.zeros((3, 2), dtype="float32"))
