@@ -55,13 +55,18 @@ def dense_fit(request):
 @pytest.mark.parametrize("container", CONTAINERS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("index_dtype", (np.int32, np.int64))
 def test_sparse_fit_equals_dense_fit(dense_fit, fmt, container, index_dtype):
-    """Each format, container and index type trains and predicts as dense X does."""
+    """Each format, container and index type trains and predicts as dense X does.
+
+    Up to rounding: on TensorFlow the sparse fit's Adam is TensorFlow's fused
+    op, which rounds ``1 - beta_2`` in float32 where Keras's Adam (the dense
+    fit's) does not; log-probabilities are compared to 1e-5 relative.
+    """
     dense, X, y = dense_fit
     Xs = _as(X, container, fmt, index_dtype)
     clf = fast(type(dense), batch_size=32).fit(Xs, y)
     np.testing.assert_allclose(clf.predict_proba(Xs), dense.predict_proba(X), atol=1e-5)
     np.testing.assert_allclose(
-        clf.predict_log_proba(Xs), dense.predict_log_proba(X), atol=1e-5
+        clf.predict_log_proba(Xs), dense.predict_log_proba(X), rtol=1e-5, atol=1e-5
     )
     np.testing.assert_array_equal(clf.predict(Xs), dense.predict(X))
     assert clf.score(Xs, y) == dense.score(X, y)

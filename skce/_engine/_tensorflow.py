@@ -25,6 +25,7 @@ from skce._engine._tensorflow_epochs import (
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
     compiles_update,
+    fused_update,
     sparse_tensor,
     spec,
     take,
@@ -88,11 +89,15 @@ class _Traced:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.shared = shared
         self.variables = [v.value for v in _variables(model, optimizer)]
-        self.update = None
+        self.update, self.fused = None, False
         if compiled_update:
-            # XLA fuses the optimizer's elementwise passes over each weight
-            # into one loop (see ``_tensorflow_sparse.compiles_update``).
-            self.update = _function(self._update, autograph=False, jit_compile=True)
+            # One pass over each weight: TensorFlow's fused training op where
+            # one applies, else the update XLA-compiled, which fuses the
+            # optimizer's elementwise passes (``compiles_update``).
+            self.update = fused_update(optimizer, model.trainable_variables)
+            self.fused = self.update is not None
+            if not self.fused:
+                self.update = _function(self._update, autograph=False, jit_compile=True)
         # Each fit asks for the epoch at explicit specs (any number of rows),
         # so nothing is left for tf.function to generalise.
         self.epochs = _function(self._epochs, autograph=False)
@@ -113,9 +118,9 @@ class _Traced:
             out = model(x, training=True)
             loss, weight_sum, correct = taped(y, out, w, variables, model.losses)
             scaled = scale_loss(self.optimizer, loss)
-        grads = [_summed(g) for g in tape.gradient(scaled, variables)]
+        grads = tape.gradient(scaled, variables)
         if self.update is None:
-            self.optimizer.apply(grads, variables)
+            self.optimizer.apply([_summed(g) for g in grads], variables)
         else:
             penalty, grads = self._penalised(grads, weight_sum)
             self.update(grads)
@@ -138,15 +143,11 @@ class _Traced:
         if alpha and index:
             scale = tf.cast(alpha, weight_sum.dtype) / tf.maximum(weight_sum, 1e-12)
             kernels = [tf.convert_to_tensor(variables[i]) for i in index]
-            penalty = 0.5 * scale * tf.add_n([tf.reduce_sum(v * v) for v in kernels])
+            penalty = scale * tf.add_n([tf.nn.l2_loss(v) for v in kernels])
             grads = list(grads)
             for i, kernel in zip(index, kernels, strict=True):
-                # A kernel the data term does not reach still has the
-                # penalty's gradient, as the taped penalty would give it.
-                grads[i] = (
-                    scale * kernel if grads[i] is None else grads[i] + scale * kernel
-                )
-        return penalty, grads
+                grads[i] = _plus(grads[i], scale * kernel)
+        return penalty, [_summed(g) for g in grads]
 
     def _update(self, grads):
         self.optimizer.apply(grads, self.model.trainable_variables)
@@ -324,6 +325,23 @@ class TensorFlowTrainer(Trainer):
         with self._executing():
             totals = self._traced.batch(self._variables, data, idx)
         return totals.numpy()
+
+
+def _plus(gradient, penalty_gradient):
+    """A kernel's gradient with the penalty's added.
+
+    The first layer's gradient on sparse X is a ``tf.IndexedSlices`` (Keras
+    multiplies a sparse batch by gathering kernel rows): its rows are added
+    into the penalty's gradient in place, one pass over the kernel where
+    densifying them and adding would take three. A kernel the data term does
+    not reach still has the penalty's gradient, as the taped penalty gives it.
+    """
+    if gradient is None:
+        return penalty_gradient
+    if isinstance(gradient, tf.IndexedSlices):
+        rows = tf.expand_dims(gradient.indices, 1)
+        return tf.tensor_scatter_nd_add(penalty_gradient, rows, gradient.values)
+    return gradient + penalty_gradient
 
 
 def _executor_for(model, optimizer, x, batch_size, own_network) -> str:

@@ -344,15 +344,25 @@ def _penalised_fits(optimizer):
     return X, fit
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd", "nadam"])
-def test_sparse_fits_compile_the_update_and_train_as_dense_ones(optimizer):
-    """On sparse X the optimizer update runs XLA-compiled (the L2 penalty added
-    by hand); the fit repeats bit for bit and ends at the weights and loss of
-    the same fit on dense X."""
+@pytest.mark.parametrize(
+    "optimizer, fused",
+    [("adam", True), ("sgd", True), (keras.optimizers.SGD(0.1, 0.9, True), True)]
+    + [("nadam", False), (keras.optimizers.Adam(amsgrad=True), False)],
+    ids=["adam", "sgd", "nesterov", "nadam", "amsgrad"],
+)
+def test_sparse_fits_update_in_one_pass_and_train_as_dense_ones(optimizer, fused):
+    """On sparse X the optimizer update runs as TensorFlow's fused training op
+    (Adam, SGD) or XLA-compiled (the others), the L2 penalty added by hand;
+    the fit repeats bit for bit and ends at the weights and loss of the same
+    fit on dense X."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("TensorFlow's trace cache")
+    from skce._engine import _tensorflow as engine
+
     X, fit = _penalised_fits(optimizer)
     first, compiled = fit(X)
+    (traced,) = engine._EPOCH_CACHE.values()
+    assert traced.fused == fused
     again, _ = fit(X)
     dense, dense_compiled = fit(X.toarray())
     assert compiled and not dense_compiled
@@ -373,3 +383,104 @@ def test_a_loss_scaling_optimizer_keeps_the_taped_penalty():
     assert not compiled
     for a, b in zip(sparse, dense, strict=True):
         assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _keras_update(optimizer, weights):
+    return lambda grads: optimizer.apply(grads, weights)
+
+
+def _keras_and_fused_steps(make_optimizer, n_steps=6):
+    """The weights and optimizer variables after ``n_steps`` of one optimizer
+    on a kernel and a bias, updated by Keras's own step and by skce's fused
+    one, from the same weights and gradients."""
+    import tensorflow as tf
+
+    from skce._engine._tensorflow_sparse import fused_update
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(30, 4)), rng.normal(size=4)]
+    # Small gradients, so that Adam's epsilon counts in its step.
+    grads = [
+        [tf.constant(1e-4 * rng.normal(size=w.shape), tf.float32) for w in start]
+        for _ in range(n_steps)
+    ]
+    results = []
+    for fused in (False, True):
+        weights = [keras.Variable(w.astype(np.float32)) for w in start]
+        optimizer = make_optimizer()
+        optimizer.build(weights)
+        update = fused_update(optimizer, weights)
+        assert update is not None
+
+        step = tf.function(
+            update if fused else _keras_update(optimizer, weights), autograph=False
+        )
+        for g in grads:
+            step(g)
+        results.append(
+            [v.numpy() for v in (*weights, *optimizer.variables)]
+            + [int(optimizer.iterations.numpy())]
+        )
+    return results
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: keras.optimizers.Adam(0.01),
+        lambda: keras.optimizers.Adam(
+            keras.optimizers.schedules.ExponentialDecay(0.01, 2, 0.5),
+            beta_1=0.8,
+            beta_2=0.99,
+            epsilon=1e-5,
+        ),
+        lambda: keras.optimizers.SGD(0.1),
+        lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+        lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    ],
+    ids=["adam", "adam-schedule", "sgd", "momentum", "nesterov"],
+)
+def test_the_fused_update_steps_as_keras_optimizers_do(make_optimizer):
+    """TensorFlow's fused training ops give Keras's own Adam and SGD steps:
+    weights, moments and step count, with a learning-rate schedule too. This
+    also guards the private names the fused update reads the moments by
+    (``_get_variable_index``, Adam's ``_momentums`` and ``_velocities``,
+    SGD's ``momentums``)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's training ops")
+    keras_steps, fused_steps = _keras_and_fused_steps(make_optimizer)
+    assert keras_steps[-1] == fused_steps[-1] == 6
+    for a, b in zip(keras_steps[:-1], fused_steps[:-1], strict=True):
+        # TensorFlow computes 1 - beta_2 in float32: ~1e-5 apart in Adam's v.
+        assert_allclose(b, a, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        keras.optimizers.Adam(clipnorm=1.0),
+        keras.optimizers.Adam(clipvalue=1.0),
+        keras.optimizers.Adam(global_clipnorm=1.0),
+        keras.optimizers.Adam(weight_decay=0.01),
+        keras.optimizers.Adam(use_ema=True),
+        keras.optimizers.Adam(amsgrad=True),
+        keras.optimizers.Adam(gradient_accumulation_steps=2),
+        keras.optimizers.Adam(loss_scale_factor=8.0),
+        keras.optimizers.SGD(weight_decay=0.01),
+        keras.optimizers.AdamW(),
+        keras.optimizers.Nadam(),
+        keras.optimizers.RMSprop(),
+    ],
+    ids=lambda o: type(o).__name__,
+)
+def test_the_fused_update_takes_only_plain_adam_and_sgd(optimizer):
+    """An optimizer that does more than its step (clipping, weight decay,
+    moving average, accumulation, loss scaling, AMSGrad) or that has no fused
+    op keeps Keras's own update."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's training ops")
+    from skce._engine._tensorflow_sparse import fused_update
+
+    weights = [keras.Variable(np.zeros((3, 2), np.float32))]
+    optimizer.build(weights)
+    assert fused_update(optimizer, weights) is None
