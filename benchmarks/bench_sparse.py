@@ -308,9 +308,9 @@ def _report(rows, env):
         f"(later fits: {_later(spk, spk_mlp)} and {_later(spk_jax, spk_mlp)}).",
         "",
         "Each first fit runs in a fresh process, so its skce time includes "
-        "tracing and compiling; later fits reuse what the first traced. On JAX, skce's persistent "
-        "compilation cache starts empty: the first round compiles (seconds "
-        "per run, in order: "
+        "tracing and compiling; later fits reuse what the first traced. "
+        "On JAX, skce's persistent compilation cache starts empty: the first "
+        "round compiles (seconds per run, in order: "
         f"{', '.join(f'{t:.2f}' for t in play_jax['fit_s_runs'])} and "
         f"{', '.join(f'{t:.2f}' for t in spk_jax['fit_s_runs'])}), later "
         "rounds read what it wrote, as every later process does by default.",

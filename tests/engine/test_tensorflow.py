@@ -484,3 +484,51 @@ def test_the_fused_update_takes_only_plain_adam_and_sgd(optimizer):
     weights = [keras.Variable(np.zeros((3, 2), np.float32))]
     optimizer.build(weights)
     assert fused_update(optimizer, weights) is None
+
+
+def test_the_fused_update_leaves_constrained_and_half_weights_to_keras():
+    """A weight with a constraint (Keras applies it after the step) or in
+    float16 (where TensorFlow's ``1 - beta_2`` is 2 % off Keras's) keeps
+    Keras's own update; float32 and float64 weights take the fused one."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's training ops")
+    from skce._engine._tensorflow_sparse import fused_update
+
+    def fused(dtype, constraint=None):
+        weights = [keras.Variable(np.zeros((3, 2)), dtype=dtype)]
+        weights[0].constraint = constraint
+        optimizer = keras.optimizers.Adam()
+        optimizer.build(weights)
+        return fused_update(optimizer, weights) is not None
+
+    assert fused("float32") and fused("float64")
+    assert not fused("float16")
+    assert not fused("float32", keras.constraints.NonNeg())
+
+
+def test_a_constrained_network_on_sparse_x_keeps_its_constraint():
+    """Your network's weight constraint holds after a fit on sparse X (its
+    update is Keras's, not the fused one)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trace cache")
+    import scipy.sparse as sp
+
+    from skce import SparseCEClassifier
+    from skce._engine import _tensorflow as engine
+
+    def build(n_features_in_, n_classes_, X_sparse_):
+        inputs = keras.Input((n_features_in_,), sparse=X_sparse_)
+        hidden = keras.layers.Dense(
+            8, activation="relu", kernel_constraint=keras.constraints.NonNeg()
+        )(inputs)
+        return keras.Model(inputs, keras.layers.Dense(n_classes_)(hidden))
+
+    X = sp.random(90, 40, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    y = np.arange(90) % 3
+    engine._EPOCH_CACHE.clear()
+    clf = SparseCEClassifier(
+        model=build, epochs=3, n_iter_no_change=None, random_state=0
+    ).fit(X, y)
+    (traced,) = engine._EPOCH_CACHE.values()
+    assert traced.update is not None and not traced.fused
+    assert clf.model_.layers[1].kernel.numpy().min() >= 0
