@@ -90,12 +90,12 @@ def fused_update(optimizer, variables):
     rounding only: TensorFlow computes ``1 - beta_1`` and ``1 - beta_2`` in
     the weight's type (0.00099998713 in float32 for 0.999), Keras in
     Python's floats (0.001), so fits agree with Keras's update to about 1e-5,
-    not bit for bit. On
-    sparse X this took a fifth off a fit of a 128-unit MLP on 8,859 TF-IDF
-    terms (2-core CPU), against the XLA-compiled update, and there is nothing
-    to compile. The moments are found as Keras's own step finds them
-    (``_get_variable_index``, ``_momentums``, ``_velocities`` and SGD's
-    ``momentums``: private, guarded by ``tests/engine/test_tensorflow.py``).
+    not bit for bit. On sparse X this took a fifth off a fit of a 128-unit
+    MLP on 8,859 TF-IDF terms (2-core CPU), against the XLA-compiled update,
+    and there is nothing to compile. The moments are found as Keras's own
+    step finds them (``_get_variable_index``, ``_momentums``, ``_velocities``
+    and SGD's ``momentums``: private, guarded by
+    ``tests/engine/test_tensorflow.py``).
     """
     kind = type(optimizer)
     plain = (
