@@ -102,14 +102,16 @@ def update_owner(cls):
     return next((k for k in cls.__mro__ if "_backend_update_step" in vars(k)), None)
 
 
-def clone_model(model):
+def clone_model(model, clone_function=None):
     """``keras.models.clone_model(model)`` that keeps its sparse inputs sparse.
 
     Keras (3.6 to 3.15) clones a functional model onto new ``Input``s made
     from each input's shape, dtype and name only: a ``sparse=True`` input
     comes back dense, and the copy then densifies every sparse batch before
     its first layer. Such a model is cloned onto inputs made like its own
-    (``clone_model``'s public ``input_tensors``).
+    (``clone_model``'s public ``input_tensors``), and its layers with
+    ``clone_function`` where one is given; other models are cloned as Keras
+    clones them.
     """
     inputs = getattr(model, "inputs", None) or []
     if isinstance(model, keras.Sequential) or not any(t.sparse for t in inputs):
@@ -120,4 +122,6 @@ def clone_model(model):
         ),
         model.input,
     )
-    return keras.models.clone_model(model, input_tensors=copies)
+    return keras.models.clone_model(
+        model, input_tensors=copies, clone_function=clone_function
+    )

@@ -26,6 +26,8 @@ from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
     compiles_update,
     fused_update,
+    product_gradient,
+    product_gradient_layer,
     sparse_tensor,
     spec,
     take,
@@ -81,9 +83,13 @@ class _Traced:
     itself, for its own fit only.
     """
 
-    def __init__(self, model, optimizer, loss, shared, compiled_update=False):
+    def __init__(
+        self, model, optimizer, loss, shared, compiled_update=False, product=False
+    ):
         if shared:
-            model = _copy_model(model)
+            # ``product``: Dense layers take a sparse batch's kernel gradient
+            # as one dense product (``product_gradient``), in this copy only.
+            model = _copy_model(model, product_gradient_layer if product else None)
             optimizer = optimizer.__class__.from_config(optimizer.get_config())
             optimizer.build(model.trainable_variables)
         self.model, self.optimizer, self.loss = model, optimizer, loss
@@ -227,15 +233,19 @@ class TensorFlowTrainer(Trainer):
             # A private copy to trace on, kept in the cache, would double the
             # memory of a network this large: it is traced itself instead.
             key = None
+        on_cpu = accelerator() is None
+        product = product_gradient(data[0], int(self._batch_size), on_cpu)
         if key is not None:
-            key = (*key, self._executor)
+            key = (*key, product, self._executor)
         traced = _EPOCH_CACHE.lookup(key)
         if traced is not None and not _same_shapes(traced.variables, self._variables):
             traced = None
         if traced is None:
-            compiled = compiles_update(optimizer, data[0], accelerator() is None)
+            compiled = compiles_update(optimizer, data[0], on_cpu)
             try:
-                traced = _Traced(model, optimizer, loss, key is not None, compiled)
+                traced = _Traced(
+                    model, optimizer, loss, key is not None, compiled, product
+                )
             except (TypeError, ValueError):
                 # A model that cannot be copied is traced itself, for this fit.
                 traced = _Traced(model, optimizer, loss, False, compiled)
@@ -330,11 +340,12 @@ class TensorFlowTrainer(Trainer):
 def _plus(gradient, penalty_gradient):
     """A kernel's gradient with the penalty's added.
 
-    The first layer's gradient on sparse X is a ``tf.IndexedSlices`` (Keras
-    multiplies a sparse batch by gathering kernel rows): its rows are added
-    into the penalty's gradient in place, one pass over the kernel where
-    densifying them and adding would take three. A kernel the data term does
-    not reach still has the penalty's gradient, as the taped penalty gives it.
+    The first layer's gradient on sparse X is dense where it is one product
+    (``product_gradient``), else a ``tf.IndexedSlices`` (Keras multiplies a
+    sparse batch by gathering kernel rows): its rows are then added into the
+    penalty's gradient in place, one pass over the kernel where densifying
+    them and adding would take three. A kernel the data term does not reach
+    still has the penalty's gradient, as the taped penalty gives it.
     """
     if gradient is None:
         return penalty_gradient
@@ -391,9 +402,10 @@ def _same_shapes(ours, theirs) -> bool:
     )
 
 
-def _copy_model(model):
-    """A private structural copy of a model, for tracing training code on."""
-    copied = clone_model(model)
+def _copy_model(model, clone_function=None):
+    """A private structural copy of a model, for tracing training code on
+    (its layers made by ``clone_function`` where ``clone_model`` takes one)."""
+    copied = clone_model(model, clone_function)
     if not copied.built or len(copied.weights) != len(model.weights):
         raise ValueError("the copy of the model is not built like the model")
     if _sparse_inputs(copied) != _sparse_inputs(model):

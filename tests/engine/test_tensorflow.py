@@ -316,6 +316,108 @@ def test_sparse_fits_are_traced_on_a_copy_that_takes_sparse_input():
     assert [t.sparse for t in traced.model.inputs] == [True]
 
 
+def test_a_sparse_batch_takes_its_kernel_gradient_as_one_product():
+    """The Dense layer skce traces a sparse fit on computes Keras's product,
+    bit for bit, and the kernel's gradient Keras's tape gives (densified), to
+    rounding: with empty rows and terms shared by rows, in float32 and
+    float64."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's gradients")
+    import scipy.sparse as sp
+    import tensorflow as tf
+
+    from skce._engine._tensorflow_sparse import product_gradient_layer
+
+    for dtype in ("float32", "float64"):
+        X = sp.random(12, 30, density=0.2, format="csr", random_state=1, dtype=dtype)
+        X.data[:] = np.random.default_rng(2).normal(size=X.nnz)
+        X.data[X.indptr[3] : X.indptr[4]] = 0  # An empty row.
+        X.eliminate_zeros()
+        X = X.tocoo()
+        assert X.getnnz(axis=1)[3] == 0 and X.getnnz(axis=0).max() > 1
+        x = tf.SparseTensor(np.stack([X.row, X.col], 1), X.data, X.shape)
+        dense = keras.layers.Dense(5, activation="tanh", dtype=dtype)
+        dense.build((None, 30))
+        ours = product_gradient_layer(dense)
+        ours.build((None, 30))
+        ours.set_weights(dense.get_weights())
+        assert type(ours) is not keras.layers.Dense
+        upstream = np.random.default_rng(3).normal(size=(12, 5)).astype(dtype)
+        found = []
+        for layer in (dense, ours):
+            with tf.GradientTape() as tape:
+                out = layer(x)
+                loss = tf.reduce_sum(out * upstream)
+            grads = tape.gradient(loss, [v.value for v in layer.trainable_weights])
+            found.append([out.numpy(), *(tf.convert_to_tensor(g) for g in grads)])
+        (out, kernel, bias), (our_out, our_kernel, our_bias) = found
+        np.testing.assert_array_equal(our_out, out)
+        assert isinstance(our_kernel, tf.Tensor)
+        assert_allclose(our_kernel, kernel, rtol=1e-6, atol=1e-6)
+        assert_allclose(our_bias, bias, rtol=1e-6, atol=1e-6)
+        # Dense input takes Keras's own path.
+        np.testing.assert_array_equal(ours(X.toarray()), dense(X.toarray()))
+
+
+def test_sparse_fits_take_the_product_gradient_where_the_kernel_is_narrow(
+    monkeypatch,
+):
+    """A sparse fit traces its Dense layers with the product gradient where
+    the kernel has at most PRODUCT_GRADIENT_ROWS rows per stored value of a
+    mini-batch (a user's functional network too), and keeps Keras's Dense
+    layers for a wider kernel and for dense X; both ways train alike, each
+    bit for bit again."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trace cache")
+
+    from skce import SparseCEClassifier
+    from skce._engine import _tensorflow as engine
+    from skce._engine import _tensorflow_sparse as sparse
+
+    def layer_types():
+        (traced,) = engine._EPOCH_CACHE.values()
+        return [type(layer) for layer in traced.model.layers[1:]]
+
+    ours = sparse._ProductGradientDense
+    X, fit = _penalised_fits("adam")  # 90 x 40, 4 values a row, batches of 32
+    assert sparse.product_gradient(engine.SparseRows(X), 32, on_cpu=True)
+    assert not sparse.product_gradient(engine.SparseRows(X), 32, on_cpu=False)
+    assert not sparse.product_gradient(X.toarray(), 32, on_cpu=True)
+    product = fit(X)[0]
+    assert layer_types() == [ours, ours]
+    _assert_close(product, fit(X.toarray())[0])
+    _assert_equal(product, fit(X)[0])
+    assert layer_types() == [ours, ours]
+    fit(X.toarray())
+    assert layer_types() == [keras.layers.Dense, keras.layers.Dense]
+    # 40 rows > 0.25 x 128 values a mini-batch: Keras's gradient.
+    monkeypatch.setattr(sparse, "PRODUCT_GRADIENT_ROWS", 0.25)
+    slices = fit(X)[0]
+    assert layer_types() == [keras.layers.Dense, keras.layers.Dense]
+    _assert_close(slices, product)
+    _assert_equal(slices, fit(X)[0])
+    monkeypatch.undo()
+
+    def build(meta):
+        inputs = keras.Input((meta["n_features_in_"],), sparse=True)
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(meta["n_classes_"])(hidden))
+
+    engine._EPOCH_CACHE.clear()
+    SparseCEClassifier(build, epochs=1, random_state=0).fit(X, np.arange(90) % 3)
+    assert layer_types() == [ours, ours]
+
+
+def _assert_close(found, expected):
+    for a, b in zip(found, expected, strict=True):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _assert_equal(found, expected):
+    for a, b in zip(found, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def _penalised_fits(optimizer):
     """A fit of sparse X, under ``optimizer``: ``fit(X)`` returns the weights,
     the last epoch's loss and whether the update was compiled."""
