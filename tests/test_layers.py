@@ -259,3 +259,25 @@ def test_cnn_default_has_keyed_dropout():
     b = SparseCECNNClassifier(epochs=2, random_state=0).fit(X, y)
     assert any(isinstance(layer, SampleKeyedDropout) for layer in a.model_.layers)
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_mlp_initializers_start_where_the_last_draw_stopped():
+    """A network's MLPUniform initializers, drawn in order, each continue the
+    stream where the one before stopped (no skipping of earlier values
+    again); the values are those of one RandomState drawn from the start,
+    and only a few such places are kept."""
+    from skce import _layers
+
+    kernel, bias = _layers.MLPUniform(0.5, 3, 0), _layers.MLPUniform(0.5, 3, 20)
+    _layers._STREAM_STATES.clear()
+    drawn = [keras.ops.convert_to_numpy(kernel((4, 5))).ravel()]
+    assert list(_layers._STREAM_STATES) == [(3, 20)]
+    drawn.append(keras.ops.convert_to_numpy(bias((5,))))
+    assert (3, 25) in _layers._STREAM_STATES
+    expected = np.random.RandomState(3).uniform(-0.5, 0.5, 25).astype(np.float32)
+    assert_array_equal(np.concatenate(drawn), expected)
+    _layers._STREAM_STATES.clear()  # Drawn alone, the bias skips 20 values.
+    assert_array_equal(keras.ops.convert_to_numpy(bias((5,))), expected[20:])
+    for seed in range(2 * _layers._KEPT_STATES):
+        _layers.MLPUniform(0.5, seed)((2,))
+    assert len(_layers._STREAM_STATES) == _layers._KEPT_STATES
