@@ -61,12 +61,15 @@ def product_gradient(x, batch_size: int, on_cpu: bool) -> bool:
     segment sum per unique id, then (as every optimizer needs it dense) a
     scatter into the kernel's shape. ``tf.sparse.sparse_dense_matmul`` with
     ``adjoint_a`` gives the dense gradient in one pass over the batch's
-    values, plus one zeroing of the kernel's shape. That took a tenth off a
-    step of a 128-unit MLP on 8,859 TF-IDF terms (a 2-core CPU, about 4,300
-    stored values per mini-batch of 200) and broke even at four times as
-    many terms, where zeroing the wider kernel costs what the ids save; a
-    kernel of 2**20 hashed terms keeps Keras's gradient. On the CPU only:
-    there the product sums in a fixed order (on a GPU it adds atomically).
+    values, plus one zeroing of the kernel's shape. For a 128-unit MLP on
+    8,859 TF-IDF terms (about 4,300 stored values per mini-batch of 200, a
+    2-core CPU) later fits took 0.88 times as long
+    (``benchmarks/results/sparse.md``); by hand, the two broke even at four
+    times as many terms, where zeroing the wider kernel costs what the ids
+    save, so a kernel of 2**20 hashed terms keeps Keras's gradient. On the
+    CPU only, where TensorFlow's kernel adds the batch's values one after
+    another, so a fit repeats bit for bit (tested); elsewhere Keras's
+    gradient is kept.
     """
     if not isinstance(x, SparseRows) or not on_cpu or len(x) == 0:
         return False
@@ -93,12 +96,10 @@ class _ProductGradientDense(keras.layers.Dense):
     """
 
     def call(self, inputs, training=None):
+        if not isinstance(inputs, tf.SparseTensor) or inputs.shape.rank != 2:
+            return super().call(inputs, training=training)
         kernel = tf.convert_to_tensor(self.kernel)
-        if (
-            not isinstance(inputs, tf.SparseTensor)
-            or inputs.shape.rank != 2
-            or inputs.dtype != kernel.dtype
-        ):
+        if inputs.dtype != kernel.dtype:
             return super().call(inputs, training=training)
         x = _sparse_product(inputs.indices, inputs.values, inputs.dense_shape, kernel)
         x.set_shape((inputs.shape[0], kernel.shape[1]))
