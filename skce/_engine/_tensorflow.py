@@ -208,7 +208,8 @@ class TensorFlowTrainer(Trainer):
     """Run each epoch as one call of a traced graph, shared per architecture."""
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
-        self._batch_size = tf.constant(min(batch_size, len(data[0])), tf.int32)
+        batch = min(batch_size, len(data[0]))
+        self._batch_size = tf.constant(batch, tf.int32)
         self._unpatch = lambda: None
         self._replicated = None
         if tf.distribute.has_strategy():
@@ -222,40 +223,11 @@ class TensorFlowTrainer(Trainer):
             return
         self._variables = [v.value for v in _variables(model, optimizer)]
         self._executor = _executor_for(
-            model,
-            optimizer,
-            data[0],
-            int(self._batch_size),
-            own_network=architecture_key is not None,
+            model, optimizer, data[0], batch, own_network=architecture_key is not None
         )
-        key = fit_key(model, optimizer, loss, data, architecture_key)
-        if key is not None and _state_bytes(model, optimizer) > SHARED_TRACE_BYTES:
-            # A private copy to trace on, kept in the cache, would double the
-            # memory of a network this large: it is traced itself instead.
-            key = None
-        on_cpu = accelerator() is None
-        product = product_gradient(data[0], int(self._batch_size), on_cpu)
-        if key is not None:
-            key = (*key, product, self._executor)
-        traced = _EPOCH_CACHE.lookup(key)
-        if traced is not None and not _same_shapes(traced.variables, self._variables):
-            traced = None
-        if traced is None:
-            compiled = compiles_update(optimizer, data[0], on_cpu)
-            try:
-                traced = _Traced(
-                    model, optimizer, loss, key is not None, compiled, product
-                )
-            except (TypeError, ValueError):
-                # A model that cannot be copied is traced itself, for this fit.
-                traced = _Traced(model, optimizer, loss, False, compiled)
-                key = None
-            if traced.shared:
-                update_without_merge_call(traced.optimizer)
-                _EPOCH_CACHE.store(key, traced)
-            else:
-                self._unpatch = update_without_merge_call(optimizer)
-        self._traced = traced
+        traced = self._traced = self._find_traced(
+            model, optimizer, loss, data, batch, architecture_key
+        )
         # Bind the traced epoch once per fit: calling the concrete function
         # skips tf.function's per-call signature matching (about 1 ms/epoch).
         # Traced under the executor it runs on: the single-threaded one needs
@@ -270,6 +242,34 @@ class TensorFlowTrainer(Trainer):
                 _RULE_SPECS,
             )
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
+
+    def _find_traced(self, model, optimizer, loss, data, batch, architecture_key):
+        """The ``_Traced`` for this fit: cached for its architecture, or
+        traced now (and cached where it is traced on a private copy)."""
+        key = fit_key(model, optimizer, loss, data, architecture_key)
+        if key is not None and _state_bytes(model, optimizer) > SHARED_TRACE_BYTES:
+            # A private copy to trace on, kept in the cache, would double the
+            # memory of a network this large: it is traced itself instead.
+            key = None
+        on_cpu = accelerator() is None
+        product = product_gradient(data[0], batch, on_cpu)
+        if key is not None:
+            key = (*key, product, self._executor)
+        traced = _EPOCH_CACHE.lookup(key)
+        if traced is not None and _same_shapes(traced.variables, self._variables):
+            return traced
+        compiled = compiles_update(optimizer, data[0], on_cpu)
+        try:
+            traced = _Traced(model, optimizer, loss, key is not None, compiled, product)
+        except (TypeError, ValueError):
+            # A model that cannot be copied is traced itself, for this fit.
+            traced = _Traced(model, optimizer, loss, False, compiled)
+        if traced.shared:
+            update_without_merge_call(traced.optimizer)
+            _EPOCH_CACHE.store(key, traced)
+        else:
+            self._unpatch = update_without_merge_call(optimizer)
+        return traced
 
     def _executing(self):
         """Run what follows on this fit's TensorFlow executor."""
