@@ -99,3 +99,30 @@ def fit_key(model, optimizer, loss, data, architecture_key=None):
     except (TypeError, ValueError, NotImplementedError):
         return None
     return key
+
+
+def blank_layer(layer, kind=None):
+    """``layer`` made again (as ``kind``, else its own class) from its config,
+    every initializer the config names set to zeros: the ``clone_function``
+    of a private copy that training is traced on.
+
+    Each call of the traced code overwrites every weight of that copy with
+    the fit's own, so values drawn for it would be wasted: for the 8,859 x
+    128 first layer of ``benchmarks/bench_sparse.py`` a uniform draw took
+    about 10 ms of the first fit, and an unseeded initializer would also
+    move Keras's global seed on every trace. A layer whose config does not
+    take ``"zeros"`` is made from its own config.
+    """
+    kind = kind or type(layer)
+    config = layer.get_config()
+    zeros = {
+        key: "zeros"
+        for key, value in config.items()
+        if key.endswith("_initializer") and value is not None
+    }
+    if zeros:
+        try:
+            return kind.from_config({**config, **zeros})
+        except (TypeError, ValueError):
+            pass
+    return kind.from_config(config)

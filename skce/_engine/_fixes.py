@@ -109,19 +109,22 @@ def clone_model(model, clone_function=None):
     from each input's shape, dtype and name only: a ``sparse=True`` input
     comes back dense, and the copy then densifies every sparse batch before
     its first layer. Such a model is cloned onto inputs made like its own
-    (``clone_model``'s public ``input_tensors``), and its layers with
-    ``clone_function`` where one is given; other models are cloned as Keras
-    clones them.
+    (``clone_model``'s public ``input_tensors``). The layers of a Sequential
+    or functional model are made by ``clone_function`` where one is given;
+    Keras takes none for a subclassed model, which is cloned as Keras clones
+    it.
     """
     inputs = getattr(model, "inputs", None) or []
-    if isinstance(model, keras.Sequential) or not any(t.sparse for t in inputs):
-        return keras.models.clone_model(model)
+    sequential = isinstance(model, keras.Sequential)
+    layers = {}
+    if clone_function is not None and (sequential or inputs):
+        layers["clone_function"] = clone_function
+    if sequential or not any(t.sparse for t in inputs):
+        return keras.models.clone_model(model, **layers)
     copies = tree.map_structure(
         lambda t: keras.Input(
             batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=t.name
         ),
         model.input,
     )
-    return keras.models.clone_model(
-        model, input_tensors=copies, clone_function=clone_function
-    )
+    return keras.models.clone_model(model, input_tensors=copies, **layers)

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from skce._engine._backend import Backend
-from skce._engine._cache import LRUCache, fit_key
+from skce._engine._cache import LRUCache, blank_layer, fit_key
 from skce._engine._fixes import clone_model, update_without_merge_call
 from skce._engine._keys import sample_keys
 from skce._engine._loop import StopRule
@@ -87,9 +87,12 @@ class _Traced:
         self, model, optimizer, loss, shared, compiled_update=False, product=False
     ):
         if shared:
-            # ``product``: Dense layers take a sparse batch's kernel gradient
-            # as one dense product (``product_gradient``), in this copy only.
-            model = _copy_model(model, product_gradient_layer if product else None)
+            # The copy's weights start at zeros (``blank_layer``): each call
+            # overwrites them. ``product``: its Dense layers take a sparse
+            # batch's kernel gradient as one dense product (``product_gradient``).
+            model = _copy_model(
+                model, product_gradient_layer if product else blank_layer
+            )
             optimizer = optimizer.__class__.from_config(optimizer.get_config())
             optimizer.build(model.trainable_variables)
         self.model, self.optimizer, self.loss = model, optimizer, loss

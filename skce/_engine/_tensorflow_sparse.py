@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from skce._engine._cache import blank_layer
 from skce._engine._sparse import SparseRows
 from skce._engine._trainer import NAMED_OPTIMIZERS
 
@@ -92,9 +93,10 @@ def product_gradient(x, batch_size: int, on_cpu: bool) -> bool:
 def product_gradient_layer(layer):
     """``clone_model``'s ``clone_function`` for a fit that takes
     ``product_gradient``: a ``keras.layers.Dense`` becomes a
-    ``_ProductGradientDense`` of the same config, any other layer a copy."""
-    kind = _ProductGradientDense if type(layer) is keras.layers.Dense else type(layer)
-    return kind.from_config(layer.get_config())
+    ``_ProductGradientDense`` of the same config, any other layer a copy,
+    each with zeros for initializers (``blank_layer``)."""
+    dense = type(layer) is keras.layers.Dense
+    return blank_layer(layer, _ProductGradientDense if dense else None)
 
 
 class _ProductGradientDense(keras.layers.Dense):

@@ -317,10 +317,10 @@ def test_sparse_fits_are_traced_on_a_copy_that_takes_sparse_input():
 
 
 def test_a_sparse_batch_takes_its_kernel_gradient_as_one_product():
-    """The Dense layer skce traces a sparse fit on computes Keras's product
-    (equal values) and the kernel's gradient Keras's tape gives (densified),
-    to rounding: with empty rows (the last among them) and terms shared by
-    rows, in float32 and float64."""
+    """The Dense layer skce traces a sparse fit on computes Keras's product,
+    bit for bit, and the kernel's gradient Keras's tape gives (densified), to
+    rounding: with empty rows (the last among them) and terms shared by rows,
+    in float32 and float64."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("TensorFlow's gradients")
     import scipy.sparse as sp
@@ -635,3 +635,53 @@ def test_a_constrained_network_on_sparse_x_keeps_its_constraint():
     (traced,) = engine._EPOCH_CACHE.values()
     assert traced.update is not None and not traced.fused
     assert clf.model_.layers[1].kernel.numpy().min() >= 0
+
+
+def test_the_private_copy_a_fit_is_traced_on_draws_no_weights():
+    """The copy a fit is traced on is made with zeros for initializers, as
+    each call overwrites its weights: Sequential and functional models
+    (subclassed ones are cloned as Keras clones them), and a layer whose
+    config takes no "zeros" is copied as it is."""
+    from skce._engine._cache import blank_layer
+    from skce._engine._fixes import clone_model
+
+    def zero(model):
+        return all(not np.any(w) for w in model.get_weights())
+
+    dense = keras.layers.Dense(4, kernel_initializer="glorot_uniform")
+    sequential = keras.Sequential([keras.Input((3,)), dense, keras.layers.Dense(2)])
+    inputs = keras.Input((3,))
+    functional = keras.Model(
+        inputs, keras.layers.Dense(2, bias_initializer="ones")(inputs)
+    )
+    for model in (sequential, functional):
+        assert not zero(model)
+        copy = clone_model(model, blank_layer)
+        assert zero(copy) and len(copy.weights) == len(model.weights)
+        assert [type(layer) for layer in copy.layers] == [
+            type(layer) for layer in model.layers
+        ]
+
+    class Scaled(keras.layers.Layer):
+        def __init__(self, scale_initializer=2.0, **kwargs):
+            super().__init__(**kwargs)
+            if not isinstance(scale_initializer, float):
+                raise TypeError("scale_initializer must be a float")
+            self.scale_initializer = scale_initializer
+
+        def get_config(self):
+            return {**super().get_config(), "scale_initializer": self.scale_initializer}
+
+    assert blank_layer(Scaled(3.0)).scale_initializer == 3.0
+
+    class Subclassed(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    subclassed = Subclassed()
+    subclassed(np.ones((1, 3)))
+    assert isinstance(clone_model(subclassed, blank_layer), Subclassed)
