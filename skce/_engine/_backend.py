@@ -36,7 +36,9 @@ class Backend:
     - ``pads_inference``: compiled inference specialises on input shapes, so
       the last chunk is padded to a power of two.
     - ``fused_crossentropy``: Keras's crossentropy of logits is the backend's
-      own fused kernel, faster than skce's formula at each label's entry.
+      own fused kernel, faster than skce's formula at each label's entry
+      for mini-batches of few logits, and ``crossentropy_of_logits()`` is
+      implemented for the others.
     - ``scoped_float64``: float64 needs ``float64_scope()`` around the work.
     - ``sparse_tensors``: Keras networks take the backend's sparse tensors
       (``keras.Input(sparse=True)``); else sparse X is densified per batch.
@@ -57,6 +59,11 @@ class Backend:
 
     def configure(self) -> None:
         """Set the backend up once, before its first model (thread pools)."""
+
+    def crossentropy_of_logits(self, y, out):
+        """The crossentropy of logits ``out`` at labels ``y``, shaped like
+        ``y``, where the fused kernel is slower (``fused_crossentropy``)."""
+        raise NotImplementedError
 
     def accelerator(self):
         """``"gpu"`` or ``"tpu"`` when the backend computes on one, else None."""

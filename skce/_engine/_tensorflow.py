@@ -21,6 +21,8 @@ from skce._engine._tensorflow_epochs import (
     _Replicated,
     _stops,
     _summed,
+    crossentropy_for,
+    crossentropy_of_logits,
 )
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
@@ -212,6 +214,7 @@ class TensorFlowTrainer(Trainer):
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
         batch = min(batch_size, len(data[0]))
+        loss = crossentropy_for(loss, model, batch, accelerator() is None)
         self._batch_size = tf.constant(batch, tf.int32)
         self._unpatch = lambda: None
         self._replicated = None
@@ -474,6 +477,7 @@ class TensorFlowBackend(Backend):
     shares_forward = True
     trains_data_parallel = True
     fused_crossentropy = True
+    crossentropy_of_logits = staticmethod(crossentropy_of_logits)
     # Keras networks on TensorFlow take tf.SparseTensor input.
     sparse_tensors = True
     host_inference = True

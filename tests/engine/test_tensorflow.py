@@ -317,10 +317,10 @@ def test_sparse_fits_are_traced_on_a_copy_that_takes_sparse_input():
 
 
 def test_a_sparse_batch_takes_its_kernel_gradient_as_one_product():
-    """The Dense layer skce traces a sparse fit on computes Keras's product,
-    bit for bit, and the kernel's gradient Keras's tape gives (densified), to
-    rounding: with empty rows (the last among them) and terms shared by rows,
-    in float32 and float64."""
+    """The Dense layer skce traces a sparse fit on computes Keras's product
+    (equal values) and the kernel's gradient Keras's tape gives (densified),
+    to rounding: with empty rows (the last among them) and terms shared by
+    rows, in float32 and float64."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("TensorFlow's gradients")
     import scipy.sparse as sp
@@ -635,6 +635,88 @@ def test_a_constrained_network_on_sparse_x_keeps_its_constraint():
     (traced,) = engine._EPOCH_CACHE.values()
     assert traced.update is not None and not traced.fused
     assert clf.model_.layers[1].kernel.numpy().min() >= 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(40, 300), (6, 5, 70)])
+def test_the_crossentropy_of_many_logits_is_the_fused_kernels(dtype, shape):
+    """TensorFlow's ``crossentropy_of_logits`` gives the fused kernel's loss
+    and gradient to rounding, for labels per sample and per position, with
+    logits far from zero (their largest is subtracted first)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's fused crossentropy")
+    import tensorflow as tf
+
+    from skce._engine._tensorflow_epochs import crossentropy_of_logits
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(scale=30.0, size=shape).astype(dtype))
+    y = tf.constant(rng.integers(0, shape[-1], size=shape[:-1]).astype("int32"))
+    upstream = tf.constant(rng.normal(size=shape[:-1]).astype(dtype))
+    found = []
+    for crossentropy in (
+        crossentropy_of_logits,
+        lambda y, out: keras.ops.sparse_categorical_crossentropy(y, out, True),
+    ):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            loss = crossentropy(y, logits)
+            weighted = tf.reduce_sum(loss * upstream)
+        found.append((loss.numpy(), tape.gradient(weighted, logits).numpy()))
+    (loss, gradient), (fused_loss, fused_gradient) = found
+    assert loss.shape == shape[:-1] and loss.dtype == dtype
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert_allclose(loss, fused_loss, rtol=tol, atol=tol)
+    assert_allclose(gradient, fused_gradient, rtol=tol, atol=tol)
+
+
+def test_fits_of_many_logits_a_batch_leave_the_fused_crossentropy(monkeypatch):
+    """On the CPU a fit whose mini-batches hold more than
+    FUSED_CROSSENTROPY_LOGITS logits traces ``crossentropy_of_logits``, one
+    of fewer keeps TensorFlow's fused kernel; both ways train alike."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's trace cache")
+    from skce._engine import _tensorflow as engine
+    from skce._engine import _tensorflow_epochs as epochs
+    from skce._engine._loss import SparseCELoss
+
+    X = np.random.default_rng(0).normal(size=(600, 6)).astype(np.float32)
+    y = np.arange(600) % 40
+
+    def fit(batch_size):
+        engine._EPOCH_CACHE.clear()
+        clf = SparseCEMLPClassifier(
+            (8,),
+            epochs=3,
+            batch_size=batch_size,
+            n_iter_no_change=None,
+            random_state=0,
+        ).fit(X, y)
+        (traced,) = engine._EPOCH_CACHE.values()
+        function = traced.epochs._list_all_concrete_functions_for_serialization()[0]
+        graph = function.graph.as_graph_def()
+        ops = {n.op for f in graph.library.function for n in f.node_def}
+        kernel = "SparseSoftmaxCrossEntropyWithLogits" in ops
+        assert kernel == traced.loss.fused
+        return clf, kernel
+
+    assert 40 * 200 <= epochs.FUSED_CROSSENTROPY_LOGITS < 40 * 300
+    assert fit(200)[1]
+    ours, kernel = fit(300)
+    assert not kernel
+    monkeypatch.setattr(epochs, "FUSED_CROSSENTROPY_LOGITS", 40 * 300)
+    fused, kernel = fit(300)
+    assert kernel
+    assert_allclose(ours.history_["loss"], fused.history_["loss"], rtol=1e-6)
+    for a, b in zip(ours.model_.get_weights(), fused.model_.get_weights(), strict=True):
+        assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    monkeypatch.undo()
+    # The rule: on the CPU only, and where the model's outputs are known.
+    loss, model = SparseCELoss(True, 0.0, ()), ours.model_
+    assert not epochs.crossentropy_for(loss, model, 300, on_cpu=True).fused
+    assert epochs.crossentropy_for(loss, model, 200, on_cpu=True).fused
+    assert epochs.crossentropy_for(loss, model, 300, on_cpu=False).fused
+    assert epochs.crossentropy_for(loss, object(), 300, on_cpu=True).fused
 
 
 def test_the_private_copy_a_fit_is_traced_on_draws_no_weights():
