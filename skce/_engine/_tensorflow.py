@@ -26,6 +26,7 @@ from skce._engine._tensorflow_epochs import (
 )
 from skce._engine._tensorflow_forward import BoundForward, host_reader
 from skce._engine._tensorflow_sparse import (
+    _plus,
     compiles_update,
     fused_update,
     product_gradient,
@@ -112,6 +113,7 @@ class _Traced:
         # Each fit asks for the epoch at explicit specs (any number of rows),
         # so nothing is left for tf.function to generalise.
         self.epochs = _function(self._epochs, autograph=False)
+        self.epoch = _function(self._epoch, autograph=False)
         self.batch = _function(self._batch, autograph=False, reduce_retracing=True)
 
     def _copy(self, sources, targets):
@@ -191,6 +193,15 @@ class _Traced:
         self._copy(self.variables, variables)
         return rows[:ran]
 
+    def _epoch(self, variables, data, perm, batch_size):
+        """Train one epoch over ``perm``; return its totals. (``_epochs``
+        for a fit that runs one epoch a call, without the loop over epochs
+        and the stopping rule: fewer operations to trace and instantiate.)"""
+        self._copy(variables, self.variables)
+        totals = _over_batches(self._step, data, perm, batch_size, data[2].dtype)
+        self._copy(self.variables, variables)
+        return totals
+
     def _batch(self, variables, data, idx):
         self._copy(variables, self.variables)
         totals = self._step(data, idx)
@@ -217,7 +228,7 @@ class TensorFlowTrainer(Trainer):
         loss = crossentropy_for(loss, model, batch, accelerator() is None)
         self._batch_size = tf.constant(batch, tf.int32)
         self._unpatch = lambda: None
-        self._replicated = None
+        self._replicated = self._epochs_fn = self._epoch_fn = None
         if tf.distribute.has_strategy():
             check_dense(data[0])
             # Data parallelism: the strategy's own variables and update path.
@@ -231,23 +242,32 @@ class TensorFlowTrainer(Trainer):
         self._executor = _executor_for(
             model, optimizer, data[0], batch, own_network=architecture_key is not None
         )
+        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
         traced = self._traced = self._find_traced(
             model, optimizer, loss, data, batch, architecture_key
         )
         # Bind the traced epoch once per fit: calling the concrete function
         # skips tf.function's per-call signature matching (about 1 ms/epoch).
+        # A fit that runs one epoch a call binds the function of one epoch.
         # Traced under the executor it runs on: the single-threaded one needs
         # the epoch's loop kept as a functional While, which tracing decides.
         specs = tuple(spec(a) for a in data)
         with self._executing():
-            self._epochs_fn = traced.epochs.get_concrete_function(
-                self._variables,
-                specs,
-                tf.TensorSpec((None, None), tf.int32),
-                self._batch_size,
-                _RULE_SPECS,
-            )
-        super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
+            if self.epochs_per_call() == 1:
+                self._epoch_fn = traced.epoch.get_concrete_function(
+                    self._variables,
+                    specs,
+                    tf.TensorSpec((None,), tf.int32),
+                    self._batch_size,
+                )
+            else:
+                self._epochs_fn = traced.epochs.get_concrete_function(
+                    self._variables,
+                    specs,
+                    tf.TensorSpec((None, None), tf.int32),
+                    self._batch_size,
+                    _RULE_SPECS,
+                )
 
     def _find_traced(self, model, optimizer, loss, data, batch, architecture_key):
         """The ``_Traced`` for this fit: cached for its architecture, or
@@ -329,10 +349,14 @@ class TensorFlowTrainer(Trainer):
         return rows.numpy()
 
     def epoch_on(self, data, perm):
+        if self._epochs_fn is not None:
+            return self._epochs_on(data, np.asarray(perm)[None], StopRule())[0]
+        perm = tf.constant(perm, dtype=tf.int32)
         if self._replicated is not None:
-            perm = tf.constant(perm, dtype=tf.int32)
             return self._replicated.epoch(data, perm, self._batch_size).numpy()
-        return self._epochs_on(data, np.asarray(perm)[None], StopRule())[0]
+        with self._executing():
+            totals = self._epoch_fn(self._variables, data, perm, self._batch_size)
+        return totals.numpy()
 
     def batch_on(self, data, idx):
         idx = tf.constant(idx, dtype=tf.int32)
@@ -341,24 +365,6 @@ class TensorFlowTrainer(Trainer):
         with self._executing():
             totals = self._traced.batch(self._variables, data, idx)
         return totals.numpy()
-
-
-def _plus(gradient, penalty_gradient):
-    """A kernel's gradient with the penalty's added.
-
-    The first layer's gradient on sparse X is dense where it is one product
-    (``product_gradient``), else a ``tf.IndexedSlices`` (Keras multiplies a
-    sparse batch by gathering kernel rows): its rows are then added into the
-    penalty's gradient in place, one pass over the kernel where densifying
-    them and adding would take three. A kernel the data term does not reach
-    still has the penalty's gradient, as the taped penalty gives it.
-    """
-    if gradient is None:
-        return penalty_gradient
-    if isinstance(gradient, tf.IndexedSlices):
-        rows = tf.expand_dims(gradient.indices, 1)
-        return tf.tensor_scatter_nd_add(penalty_gradient, rows, gradient.values)
-    return gradient + penalty_gradient
 
 
 def _executor_for(model, optimizer, x, batch_size, own_network) -> str:

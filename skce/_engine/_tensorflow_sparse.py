@@ -149,6 +149,24 @@ def _sparse_product(indices, values, dense_shape, kernel):
     return tf.pad(sums, [[0, missing], [0, 0]]), gradient
 
 
+def _plus(gradient, penalty_gradient):
+    """A kernel's gradient with the penalty's added.
+
+    The first layer's gradient on sparse X is dense where it is one product
+    (``product_gradient``), else a ``tf.IndexedSlices`` (Keras multiplies a
+    sparse batch by gathering kernel rows): its rows are then added into the
+    penalty's gradient in place, one pass over the kernel where densifying
+    them and adding would take three. A kernel the data term does not reach
+    still has the penalty's gradient, as the taped penalty gives it.
+    """
+    if gradient is None:
+        return penalty_gradient
+    if isinstance(gradient, tf.IndexedSlices):
+        rows = tf.expand_dims(gradient.indices, 1)
+        return tf.tensor_scatter_nd_add(penalty_gradient, rows, gradient.values)
+    return gradient + penalty_gradient
+
+
 def sparse_tensor(x):
     """Inference rows as a tensor: ``SparseRows`` as a ``tf.SparseTensor``."""
     if not isinstance(x, SparseRows):

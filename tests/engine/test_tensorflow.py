@@ -767,3 +767,37 @@ def test_the_private_copy_a_fit_is_traced_on_draws_no_weights():
     subclassed = Subclassed()
     subclassed(np.ones((1, 3)))
     assert isinstance(clone_model(subclassed, blank_layer), Subclassed)
+
+
+def test_a_fit_of_one_epoch_a_call_binds_the_function_of_one_epoch(monkeypatch):
+    """Where a call runs one epoch (``epochs_per_call() == 1``), the trainer
+    binds the traced function of one epoch, without the loop over epochs;
+    it trains the weights the function of several epochs a call does, bit
+    for bit, and repeats them."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's traced epochs")
+    from skce._engine import _tensorflow as engine
+
+    X = np.random.default_rng(0).normal(size=(120, 5)).astype(np.float32)
+    y = np.arange(120) % 3
+    bound = []
+    init = engine.TensorFlowTrainer.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        bound.append((self._epoch_fn is not None, self._epochs_fn is not None))
+
+    monkeypatch.setattr(engine.TensorFlowTrainer, "__init__", record)
+
+    def fit():
+        clf = SparseCEMLPClassifier(
+            (8,), epochs=4, n_iter_no_change=None, random_state=0
+        )
+        return [*clf.fit(X, y).model_.get_weights(), clf.history_["loss"]]
+
+    several = fit()
+    monkeypatch.setattr(engine, "ROWS_PER_CALL", 1)
+    one, again = fit(), fit()
+    assert bound == [(False, True), (True, False), (True, False)]
+    _assert_equal(one, several)
+    _assert_equal(again, one)
