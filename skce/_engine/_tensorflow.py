@@ -225,7 +225,8 @@ class TensorFlowTrainer(Trainer):
 
     def __init__(self, model, optimizer, loss, data, batch_size, architecture_key):
         batch = min(batch_size, len(data[0]))
-        loss = crossentropy_for(loss, model, batch, accelerator() is None)
+        on_cpu = accelerator() is None
+        loss = crossentropy_for(loss, model, batch, on_cpu)
         self._batch_size = tf.constant(batch, tf.int32)
         self._unpatch = lambda: None
         self._replicated = self._epochs_fn = self._epoch_fn = None
@@ -244,7 +245,7 @@ class TensorFlowTrainer(Trainer):
         )
         super().__init__(model, optimizer, loss, data, batch_size, architecture_key)
         traced = self._traced = self._find_traced(
-            model, optimizer, loss, data, batch, architecture_key
+            model, optimizer, loss, data, batch, architecture_key, on_cpu
         )
         # Bind the traced epoch once per fit: calling the concrete function
         # skips tf.function's per-call signature matching (about 1 ms/epoch).
@@ -269,7 +270,9 @@ class TensorFlowTrainer(Trainer):
                     _RULE_SPECS,
                 )
 
-    def _find_traced(self, model, optimizer, loss, data, batch, architecture_key):
+    def _find_traced(
+        self, model, optimizer, loss, data, batch, architecture_key, on_cpu
+    ):
         """The ``_Traced`` for this fit: cached for its architecture, or
         traced now (and cached where it is traced on a private copy)."""
         key = fit_key(model, optimizer, loss, data, architecture_key)
@@ -277,7 +280,6 @@ class TensorFlowTrainer(Trainer):
             # A private copy to trace on, kept in the cache, would double the
             # memory of a network this large: it is traced itself instead.
             key = None
-        on_cpu = accelerator() is None
         product = product_gradient(data[0], batch, on_cpu)
         if key is not None:
             key = (*key, product, self._executor)
